@@ -1,0 +1,90 @@
+package drawbridge
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// ActorKind says what kind of principal acted.
+type ActorKind string
+
+// Actor kinds.
+const (
+	ActorToken  ActorKind = "token"  // an API token (a person or automation)
+	ActorAgent  ActorKind = "agent"  // a machine's agent, by client certificate
+	ActorSystem ActorKind = "system" // the server itself (expiry, policy effects)
+	ActorAnon   ActorKind = "anonymous"
+)
+
+// Actor is an authenticated principal, taken from the request once and passed
+// explicitly to every use case.
+type Actor struct {
+	Kind   ActorKind  `json:"kind"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name"`
+	Role   Role       `json:"role,omitempty"`
+	Source netip.Addr `json:"source,omitzero"` // the caller's address as the server sees it
+}
+
+// Subject identifies the actor in records: "token:tok_…", "agent:mch_…", "system".
+func (a Actor) Subject() string {
+	if a.Kind == ActorSystem {
+		return "system"
+	}
+	return string(a.Kind) + ":" + a.ID
+}
+
+// SystemActor is the server acting on its own (expiry, policy side effects).
+var SystemActor = Actor{Kind: ActorSystem, ID: "system", Name: "system"}
+
+// Role is a named set of actions.
+type Role string
+
+// Built-in roles.
+const (
+	RoleAdmin       Role = "admin"        // everything
+	RolePolicyAdmin Role = "policy-admin" // manage policies and machines, revoke, read
+	RoleRequester   Role = "requester"    // least privilege: ask for access, see policies and own requests
+	RoleReader      Role = "reader"       // read everything but audit secrets
+)
+
+// Action is a permission, modelled on Azure's action strings.
+type Action string
+
+// Actions.
+const (
+	ActPoliciesRead     Action = "policies/read"
+	ActPoliciesWrite    Action = "policies/write"
+	ActRequestsInitiate Action = "requests/initiate"
+	ActRequestsRead     Action = "requests/read"   // all requests; a requester always reads its own
+	ActRequestsRevoke   Action = "requests/revoke" // any request; a requester always revokes its own
+	ActMachinesRead     Action = "machines/read"
+	ActMachinesEnroll   Action = "machines/enroll"
+	ActAdmin            Action = "admin" // tokens, everything
+)
+
+// Roles lists the built-in roles.
+func Roles() []Role { return []Role{RoleAdmin, RolePolicyAdmin, RoleRequester, RoleReader} }
+
+// Actions returns the actions role r grants (nil for an unknown role).
+func (r Role) Actions() []Action {
+	switch r {
+	case RoleAdmin:
+		return []Action{ActAdmin, ActPoliciesRead, ActPoliciesWrite, ActRequestsInitiate, ActRequestsRead, ActRequestsRevoke, ActMachinesRead, ActMachinesEnroll}
+	case RolePolicyAdmin:
+		return []Action{ActPoliciesRead, ActPoliciesWrite, ActRequestsRead, ActRequestsRevoke, ActMachinesRead, ActMachinesEnroll}
+	case RoleRequester:
+		return []Action{ActRequestsInitiate, ActPoliciesRead, ActMachinesRead}
+	case RoleReader:
+		return []Action{ActPoliciesRead, ActRequestsRead, ActMachinesRead}
+	}
+	return nil
+}
+
+// Valid reports whether r is a built-in role.
+func (r Role) Valid() bool { return r.Actions() != nil }
+
+// Can reports whether the actor's role grants action a.
+func (a Actor) Can(act Action) bool {
+	return a.Kind == ActorSystem || slices.Contains(a.Role.Actions(), act)
+}

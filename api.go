@@ -1,0 +1,100 @@
+package drawbridge
+
+import "time"
+
+// The API's input and output shapes, shared by the server and the Go client.
+
+// PolicyInput sets a machine's policy. Nil Enabled keeps the current value
+// (true for a new policy); nil Rules keeps the current rules (Azure's
+// defaults for a new policy).
+type PolicyInput struct {
+	Enabled *bool       `json:"enabled,omitempty"`
+	Rules   []RuleInput `json:"rules,omitempty"`
+}
+
+// RuleInput is a port rule as the API receives it.
+type RuleInput struct {
+	Port           uint16   `json:"port"`
+	Protocol       Protocol `json:"protocol,omitempty"`        // default tcp
+	AllowedSources []string `json:"allowed_sources,omitempty"` // default ["*"]
+	MaxDuration    string   `json:"max_duration,omitempty"`    // default 3h (capped by the server)
+}
+
+// RequestInput is an access request as the API receives it.
+type RequestInput struct {
+	Targets       []MachineTargets `json:"targets"`
+	Source        string           `json:"source,omitempty"`   // IP or CIDR; default: the caller's address
+	Duration      string           `json:"duration,omitempty"` // ISO 8601 or Go style; default: 1h capped by the rules
+	Justification string           `json:"justification,omitempty"`
+}
+
+// MachineTargets is one machine and the ports asked for on it.
+type MachineTargets struct {
+	Machine string       `json:"machine"` // name or ID
+	Ports   []PortTarget `json:"ports"`
+}
+
+// PortTarget is one port asked for; Source overrides the request's.
+type PortTarget struct {
+	Port     uint16   `json:"port"`
+	Protocol Protocol `json:"protocol,omitempty"`
+	Source   string   `json:"source,omitempty"`
+}
+
+// RevokeInput ends a request early.
+type RevokeInput struct {
+	Terminate bool   `json:"terminate,omitempty"` // also cut established flows
+	Reason    string `json:"reason,omitempty"`
+}
+
+// TokenInput describes a new API token.
+type TokenInput struct {
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	TTL  string `json:"ttl,omitempty"` // empty: no expiry
+}
+
+// JoinTokenInput describes a new agent join token.
+type JoinTokenInput struct {
+	TTL    string            `json:"ttl,omitempty"` // default 1h
+	Uses   int               `json:"uses,omitzero"` // default 1
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// EnrollInput is what an agent sends to enroll.
+type EnrollInput struct {
+	JoinToken string            `json:"join_token"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Inventory Inventory         `json:"inventory"`
+	CSR       string            `json:"csr"` // PEM; the key never leaves the host
+}
+
+// Enrollment is what an agent receives: its identity and certificate.
+type Enrollment struct {
+	MachineID   MachineID `json:"machine_id"`
+	Name        string    `json:"name"`
+	Certificate string    `json:"certificate"` // PEM client certificate
+	NotAfter    time.Time `json:"not_after"`
+	CA          string    `json:"ca"` // PEM CA certificate
+}
+
+// AckInput is an agent's report after applying a state version.
+type AckInput struct {
+	Version    int64      `json:"version"`
+	Error      string     `json:"error,omitempty"`      // empty: applied
+	Terminated []TargetID `json:"terminated,omitempty"` // revoked targets whose flows were cut
+	ApplyTime  Duration   `json:"apply_time,omitzero"`  // time the agent spent in the kernel batch
+}
+
+// MachineView is a machine as people see it: its record, its JIT status
+// (Configured / Not configured / Unsupported with the reason), its policy,
+// and how many grants are open on it.
+type MachineView struct {
+	Machine
+	Status       MachineStatus `json:"status"`
+	StatusReason string        `json:"status_reason,omitempty"`
+	Online       bool          `json:"online"`
+	Policy       *Policy       `json:"policy,omitempty"`
+	ActiveGrants int           `json:"active_grants"`
+}

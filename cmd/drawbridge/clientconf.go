@@ -1,0 +1,57 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drawbridge/drawbridge/client"
+	"github.com/drawbridge/drawbridge/internal/pki"
+)
+
+// clientFlags are the connection settings every client command takes.
+type clientFlags struct {
+	addr, token, cacert string
+	output              string
+}
+
+func addClientFlags(cmd *cobra.Command) *clientFlags {
+	f := &clientFlags{}
+	cmd.Flags().StringVar(&f.addr, "addr", "", "server address, https://host:port (env DRAWBRIDGE_ADDR)")
+	cmd.Flags().StringVar(&f.token, "token", "", "API token (env DRAWBRIDGE_TOKEN)")
+	cmd.Flags().StringVar(&f.cacert, "cacert", "", "CA certificate file of the server, DATA_DIR/ca.pem (env DRAWBRIDGE_CACERT)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	return f
+}
+
+func (f *clientFlags) client() (*client.Client, error) {
+	if f.output != "table" && f.output != "json" {
+		return nil, fmt.Errorf("--output must be table or json, not %q", f.output)
+	}
+	if f.token == "" {
+		return nil, fmt.Errorf("no API token: set --token or DRAWBRIDGE_TOKEN (the first admin token is in the server's DATA_DIR/admin.token)")
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.cacert != "" {
+		pool, err := pki.LoadClientCAFile(f.cacert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	return client.New(f.addr, f.token, hc)
+}
+
+func (f *clientFlags) json() bool { return f.output == "json" }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
+)
+
+func newRequestsCmd(e *env) *cobra.Command {
+	var f client.RequestsFilter
+	cmd := &cobra.Command{
+		Use:   "requests [REQUEST_ID]",
+		Short: "List access requests (or show one) with per-port status and reason",
+		Example: `  drawbridge requests
+  drawbridge requests --open --machine web-1
+  drawbridge requests req_… -o json`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	cf := addClientFlags(cmd)
+	cmd.Flags().BoolVar(&f.Mine, "mine", false, "only my requests")
+	cmd.Flags().BoolVar(&f.Open, "open", false, "only requests that are still open (pending, applying, active)")
+	cmd.Flags().StringVar(&f.Machine, "machine", "", "only requests for this machine")
+	cmd.Flags().IntVar(&f.Limit, "limit", 100, "at most this many (up to 1000)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		if len(args) == 1 {
+			r, err := c.Request(cmd.Context(), d.RequestID(args[0]), 0)
+			if err != nil {
+				return err
+			}
+			if cf.json() {
+				return printJSON(e.stdout, r)
+			}
+			printRequest(e, r)
+			return nil
+		}
+		rs, err := c.Requests(cmd.Context(), f)
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, rs)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REQUEST\tSTATUS\tREQUESTER\tMACHINE\tPORT\tSOURCE\tEND\tREASON")
+		for _, r := range rs {
+			for _, t := range r.Targets {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", r.ID, t.Status, r.RequesterName, t.MachineName, t.Port, t.Protocol, t.Source, ts8601(t.End), t.Reason)
+			}
+		}
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func newRevokeCmd(e *env) *cobra.Command {
+	var in d.RevokeInput
+	cmd := &cobra.Command{
+		Use:   "revoke REQUEST_ID",
+		Short: "End a request's access now (--terminate also cuts established connections)",
+		Example: `  drawbridge revoke req_… --reason "done"
+  drawbridge revoke req_… --terminate`,
+		Args: cobra.ExactArgs(1),
+	}
+	cf := addClientFlags(cmd)
+	cmd.Flags().BoolVar(&in.Terminate, "terminate", false, "also cut established connections (conntrack)")
+	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		r, err := c.Revoke(cmd.Context(), d.RequestID(args[0]), in)
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, r)
+		}
+		printRequest(e, r)
+		return nil
+	}
+	return cmd
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/control"
+	"github.com/drawbridge/drawbridge/internal/pki"
+	"github.com/drawbridge/drawbridge/internal/store"
+	"github.com/drawbridge/drawbridge/internal/web"
+)
+
+type serverFlags struct {
+	dataDir, listen, database string
+	hostnames, trusted        []string
+	maxDuration               string
+	logLevel                  string
+}
+
+func newServerCmd(e *env) *cobra.Command {
+	f := &serverFlags{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Drawbridge server",
+		Long: `Run the Drawbridge server: the API, the agents' endpoint and the expiry
+sweeper, over HTTPS with its own CA.
+
+The first start creates DATA_DIR/ca.pem (the CA agents pin and clients trust)
+and DATA_DIR/admin.token (the first admin API token, mode 0600). Data is kept
+in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
+		Example: `  drawbridge server --data-dir ./data --listen 127.0.0.1:8443
+  drawbridge server --data-dir /var/lib/drawbridge --database postgres://drawbridge@db/drawbridge`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), e, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/drawbridge", "directory for the CA, the admin token and the SQLite database")
+	fl.StringVar(&f.listen, "listen", ":8443", "HTTPS listen address, host:port")
+	fl.StringVar(&f.database, "database", "", "postgres://… to use PostgreSQL (default: SQLite in the data directory)")
+	fl.StringSliceVar(&f.hostnames, "hostname", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	fl.StringSliceVar(&f.trusted, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For is honoured (repeatable)")
+	fl.StringVar(&f.maxDuration, "max-duration", "24h", "longest access anyone may configure or request")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServer(ctx context.Context, e *env, f *serverFlags) error {
+	log, err := newLogger(e.stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	maxDur, err := d.ParseDuration(f.maxDuration)
+	if err != nil || maxDur.Std() < time.Minute {
+		return fmt.Errorf("--max-duration: want a duration of at least 1m")
+	}
+	var trusted []netip.Prefix
+	for _, t := range f.trusted {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			return fmt.Errorf("--trusted-proxy %q: want a CIDR such as 10.0.0.5/32", t)
+		}
+		trusted = append(trusted, p.Masked())
+	}
+	host, _, err := net.SplitHostPort(f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port", f.listen)
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	hosts := append([]string{}, f.hostnames...)
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		hosts = append(hosts, host)
+	}
+	if hn, err := os.Hostname(); err == nil {
+		hosts = append(hosts, hn)
+	}
+	ca, err := pki.LoadOrCreate(f.dataDir, hosts, time.Now())
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	db, err := store.Open(ctx, f.database, f.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var svc *control.Service
+	metrics := web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
+	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std()})
+
+	tokenPath := filepath.Join(f.dataDir, "admin.token")
+	admin, err := svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if admin != "" {
+		if err := os.WriteFile(tokenPath, []byte(admin+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write admin token: %w", err)
+		}
+	}
+
+	handler := web.New(svc, log, web.Options{
+		TrustedProxies: trusted,
+		Metrics:        metrics,
+		Ready:          db.Ping,
+		MachineIDOf:    func(c *x509.Certificate) (string, error) { return pki.MachineIDFromCert(c) },
+		CAPin:          ca.Pin(),
+	})
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         ca.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // long-polls and --wait answer within 60s
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	addr := ln.Addr().String()
+	clientAddr := addr
+	if h, p, _ := net.SplitHostPort(addr); h == "::" || h == "0.0.0.0" {
+		clientAddr = net.JoinHostPort("127.0.0.1", p)
+	}
+	fmt.Fprintf(e.stderr, `drawbridge server listening on https://%s (database: %s)
+  CA certificate  %s   pin %s
+  admin token     %s
+  use it:         export DRAWBRIDGE_ADDR=https://%s DRAWBRIDGE_CACERT=%s DRAWBRIDGE_TOKEN=$(cat %s)
+`, addr, db.Dialect(), filepath.Join(f.dataDir, "ca.pem"), ca.Pin(), tokenPath, clientAddr, filepath.Join(f.dataDir, "ca.pem"), tokenPath)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+	err = srv.ServeTLS(ln, "", "")
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		log.Info("server stopped")
+		return nil
+	}
+	return err
+}

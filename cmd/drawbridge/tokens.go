@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
+)
+
+func newJoinTokenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "join-token", Short: "Manage agent join tokens"}
+	var ttl string
+	var uses int
+	var labels []string
+	create := &cobra.Command{
+		Use:     "create",
+		Short:   "Create a join token and print the agent command line to run",
+		Example: `  drawbridge join-token create --ttl 1h --uses 5 --labels env=prod`,
+		Args:    cobra.NoArgs,
+	}
+	cf := addClientFlags(create)
+	create.Flags().StringVar(&ttl, "ttl", "1h", "how long the token can be used")
+	create.Flags().IntVar(&uses, "uses", 1, "how many agents may enroll with it")
+	create.Flags().StringSliceVar(&labels, "labels", nil, "labels given to machines that enroll with it, key=value")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		l, err := parseLabels(labels)
+		if err != nil {
+			return err
+		}
+		tok, pin, info, err := c.JoinTokenCreate(cmd.Context(), d.JoinTokenInput{TTL: ttl, Uses: uses, Labels: l})
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, map[string]any{"token": tok, "ca_pin": pin, "info": info})
+		}
+		fmt.Fprintf(e.stdout, "join token (shown once, valid until %s, %d use(s)):\n  %s\n\nrun on each machine, as root:\n  drawbridge agent --server %s --join-token %s --ca-pin %s --data-dir /var/lib/drawbridge-agent\n",
+			info.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z"), info.MaxUses, tok, cf.addr, tok, pin)
+		return nil
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newTokenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation"}
+
+	var name, role, ttl string
+	create := &cobra.Command{
+		Use:     "create",
+		Short:   "Create an API token (shown once)",
+		Example: `  drawbridge token create --role requester --name alice --ttl 720h`,
+		Args:    cobra.NoArgs,
+	}
+	cf := addClientFlags(create)
+	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
+	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester or reader")
+	create.Flags().StringVar(&ttl, "ttl", "", "expiry, e.g. 720h (default: never)")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		tok, info, err := c.TokenCreate(cmd.Context(), d.TokenInput{Name: name, Role: d.Role(role), TTL: ttl})
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, map[string]any{"token": tok, "info": info})
+		}
+		fmt.Fprintf(e.stdout, "%s\n", tok)
+		fmt.Fprintf(e.stderr, "token %s for %q with role %s (shown once; store it now)\n", info.ID, info.Name, info.Role)
+		return nil
+	}
+
+	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs}
+	lf := addClientFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := lf.client()
+		if err != nil {
+			return err
+		}
+		ts, err := c.Tokens(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if lf.json() {
+			return printJSON(e.stdout, ts)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tREVOKED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, ts8601(t.CreatedAt), orDash(ts8601(t.ExpiresAt)), orDash(ts8601(t.RevokedAt)))
+		}
+		return tw.Flush()
+	}
+
+	revoke := &cobra.Command{Use: "revoke TOKEN_ID", Short: "Revoke an API token", Args: cobra.ExactArgs(1)}
+	rf := addClientFlags(revoke)
+	revoke.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := rf.client()
+		if err != nil {
+			return err
+		}
+		if err := c.TokenRevoke(cmd.Context(), d.TokenID(args[0])); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
+		return nil
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func newWhoamiCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs}
+	cf := addClientFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		a, acts, err := c.Whoami(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, map[string]any{"actor": a, "actions": acts})
+		}
+		s := make([]string, len(acts))
+		for i, x := range acts {
+			s[i] = string(x)
+		}
+		fmt.Fprintf(e.stdout, "%s (%s, role %s) from %s\nactions: %s\n", a.Name, a.Subject(), a.Role, a.Source, strings.Join(s, ", "))
+		return nil
+	}
+	return cmd
+}

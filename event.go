@@ -1,0 +1,47 @@
+package drawbridge
+
+import "time"
+
+// Event is one audit record: who did what to what, from where, when, with
+// what result and why. Events are written in the same transaction as the
+// change they record, and are never updated or deleted through the API.
+type Event struct {
+	ID          EventID   `json:"id"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`      // subject: "token:tok_…", "agent:mch_…", "system"
+	ActorName   string    `json:"actor_name"` // display name
+	ActorSource string    `json:"actor_source,omitempty"`
+	Action      string    `json:"action"`           // see the Ev* constants
+	Target      string    `json:"target"`           // what was acted on: a machine, request or token ID
+	Result      string    `json:"result"`           // "success" or "failure"
+	Reason      string    `json:"reason,omitempty"` // justification, error, or why
+	RequestID   RequestID `json:"request_id,omitempty"`
+	Details     string    `json:"details,omitempty"` // JSON object with action-specific facts
+}
+
+// Audit actions. The list only grows.
+const (
+	EvPolicySet          = "policy.set"
+	EvPolicyEnabled      = "policy.enabled"
+	EvPolicyDisabled     = "policy.disabled"
+	EvRequestCreated     = "request.created"
+	EvRequestApplied     = "request.applied"
+	EvRequestExpired     = "request.expired"
+	EvRequestRevoked     = "request.revoked"
+	EvRequestFailed      = "request.failed"
+	EvRequestTerminated  = "request.terminated"
+	EvTokenCreated       = "token.created"
+	EvTokenRevoked       = "token.revoked"
+	EvJoinTokenCreated   = "jointoken.created"
+	EvJoinTokenUsed      = "jointoken.used"
+	EvMachineEnrolled    = "machine.enrolled"
+	EvMachineRenewed     = "machine.certificate_renewed"
+	EvMachineApplyFailed = "machine.apply_failed"
+	EvMachineDeleted     = "machine.deleted"
+)
+
+// Results.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)

@@ -1,0 +1,120 @@
+package control
+
+import (
+	"context"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// Machines lists machines with their status. Needs machines/read.
+func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, error) {
+	if err := s.require(a, d.ActMachinesRead); err != nil {
+		return nil, err
+	}
+	var out []d.MachineView
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		ms, err := tx.Machines()
+		if err != nil {
+			return err
+		}
+		ps, err := tx.Policies()
+		if err != nil {
+			return err
+		}
+		byMachine := map[d.MachineID]*d.Policy{}
+		for i := range ps {
+			byMachine[ps[i].MachineID] = &ps[i]
+		}
+		out = make([]d.MachineView, 0, len(ms))
+		for i := range ms {
+			v, err := s.view(tx, &ms[i], byMachine[ms[i].ID])
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Machine returns one machine by name or ID. Needs machines/read.
+func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.MachineView, error) {
+	if err := s.require(a, d.ActMachinesRead); err != nil {
+		return nil, err
+	}
+	var out d.MachineView
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		p, err := tx.Policy(m.ID)
+		if d.ErrorKind(err) == d.NotFound {
+			p, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		out, err = s.view(tx, m, p)
+		return err
+	})
+	return &out, err
+}
+
+func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, error) {
+	now := s.now()
+	st, reason := m.Status(p, now, s.cfg.OfflineAfter)
+	ts, err := tx.TargetsByMachine(m.ID, d.StatusActive, d.StatusApplying)
+	if err != nil {
+		return d.MachineView{}, err
+	}
+	n := 0
+	for _, t := range ts {
+		if now.Before(t.End) {
+			n++
+		}
+	}
+	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n}, nil
+}
+
+// Events lists audit events after an ID, oldest first. Needs admin (the
+// auditor role arrives with the audit features).
+func (s *Service) Events(ctx context.Context, a d.Actor, f store.EventFilter) ([]d.Event, error) {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return nil, err
+	}
+	var es []d.Event
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		es, err = tx.Events(f)
+		return err
+	})
+	return es, err
+}
+
+// ActiveGrants counts grants applying or active at now, for metrics.
+func (s *Service) ActiveGrants(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		ms, err := tx.Machines()
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, m := range ms {
+			ts, err := tx.TargetsByMachine(m.ID, d.StatusActive)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if now.Before(t.End) {
+					n++
+				}
+			}
+		}
+		return nil
+	})
+	return n, err
+}

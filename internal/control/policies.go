@@ -1,0 +1,171 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// PolicySet creates or changes a machine's JIT policy. Open grants that the
+// new policy no longer covers (port removed, source no longer allowed, or
+// policy disabled) are revoked in the same transaction, so disabling leaves
+// the machine as it was. Needs policies/write.
+func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.Policy, error) {
+	if err := s.require(a, d.ActPoliciesWrite); err != nil {
+		return nil, err
+	}
+	var rules []d.PortRule
+	if in.Rules != nil {
+		raw := make([]d.PortRule, len(in.Rules))
+		for i, r := range in.Rules {
+			md, err := optionalDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i))
+			if err != nil {
+				return nil, err
+			}
+			raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md}
+		}
+		var err error
+		if rules, err = d.NormalizeRules(raw, s.cfg.ServerCap); err != nil {
+			return nil, err
+		}
+	}
+	var out *d.Policy
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		old, err := tx.Policy(m.ID)
+		if d.ErrorKind(err) == d.NotFound {
+			old, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		p := &d.Policy{MachineID: m.ID, Enabled: true, UpdatedAt: now, UpdatedBy: a.Subject()}
+		switch {
+		case rules != nil:
+			p.Rules = rules
+		case old != nil:
+			p.Rules = old.Rules
+		default:
+			p.Rules = d.DefaultRules(m.Inventory.OS, s.cfg.ServerCap)
+		}
+		if old != nil {
+			p.Enabled = old.Enabled
+		}
+		if in.Enabled != nil {
+			p.Enabled = *in.Enabled
+		}
+		if err := tx.PolicyPut(p); err != nil {
+			return err
+		}
+		action := d.EvPolicySet
+		switch {
+		case p.Enabled && (old == nil || !old.Enabled):
+			action = d.EvPolicyEnabled
+		case !p.Enabled && old != nil && old.Enabled:
+			action = d.EvPolicyDisabled
+		}
+		if err := s.audit(tx, now, a, action, string(m.ID), "", "", map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules}); err != nil {
+			return err
+		}
+		version, err := tx.MachineBumpVersion(m.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
+			return err
+		}
+		topics = []string{machineTopic(string(m.ID))}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	return out, nil
+}
+
+// revokeUncovered revokes open targets on m that policy p no longer covers.
+func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.Machine, p *d.Policy, version int64) error {
+	ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+	if err != nil {
+		return err
+	}
+	var touched []d.RequestID
+	for i := range ts {
+		t := &ts[i]
+		reason := ""
+		r, ok := p.Rule(t.Port, t.Protocol)
+		switch {
+		case !p.Enabled:
+			reason = "JIT policy disabled"
+		case !ok:
+			reason = fmt.Sprintf("port %d/%s removed from the JIT policy", t.Port, t.Protocol)
+		case !r.AllowsSource(t.Source):
+			reason = fmt.Sprintf("source %s no longer allowed by the JIT policy", t.Source)
+		default:
+			continue
+		}
+		t.Revoke(reason, false)
+		t.Version = version
+		if err := tx.TargetUpdate(t); err != nil {
+			return err
+		}
+		if err := s.audit(tx, now, a, d.EvRequestRevoked, string(t.ID), reason, t.RequestID, nil); err != nil {
+			return err
+		}
+		if !slices.Contains(touched, t.RequestID) {
+			touched = append(touched, t.RequestID)
+		}
+	}
+	for _, id := range touched {
+		if err := refreshRequestStatus(tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Policy returns a machine's policy. NotFound if it has none. Needs policies/read.
+func (s *Service) Policy(ctx context.Context, a d.Actor, ref string) (*d.Machine, *d.Policy, error) {
+	if err := s.require(a, d.ActPoliciesRead); err != nil {
+		return nil, nil, err
+	}
+	var m *d.Machine
+	var p *d.Policy
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		if m, err = machineRef(tx, ref); err != nil {
+			return err
+		}
+		p, err = tx.Policy(m.ID)
+		if d.ErrorKind(err) == d.NotFound {
+			return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("machine %s has no JIT policy; enable one with `drawbridge policy enable %s`", m.Name, m.Name)}
+		}
+		return err
+	})
+	return m, p, err
+}
+
+// Policies lists all policies. Needs policies/read.
+func (s *Service) Policies(ctx context.Context, a d.Actor) ([]d.Policy, error) {
+	if err := s.require(a, d.ActPoliciesRead); err != nil {
+		return nil, err
+	}
+	var ps []d.Policy
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		ps, err = tx.Policies()
+		return err
+	})
+	return ps, err
+}

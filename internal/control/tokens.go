@@ -1,0 +1,186 @@
+package control
+
+import (
+	"context"
+	"net/netip"
+	"regexp"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+var tokenNameRE = regexp.MustCompile(`^[\pL\pN][\pL\pN ._@-]{0,63}$`)
+
+// Bootstrap creates the first admin token when no token exists yet, and
+// returns it (shown once; the caller writes it to DIR/admin.token). It
+// returns "" when tokens already exist.
+func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	var full string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		ts, err := tx.Tokens()
+		if err != nil || len(ts) > 0 {
+			return err
+		}
+		now := s.now()
+		id := d.NewTokenID()
+		var hash []byte
+		full, hash = d.NewSecret(string(id))
+		t := &d.Token{ID: id, Name: "admin", Role: d.RoleAdmin, Hash: hash, CreatedAt: now, CreatedBy: "system"}
+		if err := tx.TokenCreate(t); err != nil {
+			return err
+		}
+		return s.audit(tx, now, d.SystemActor, d.EvTokenCreated, string(id), "bootstrap admin token", "", map[string]any{"name": t.Name, "role": t.Role})
+	})
+	return full, err
+}
+
+// Authenticate turns a bearer token into an Actor. Unknown, malformed,
+// expired and revoked tokens all return the same Unauthenticated error, and
+// the secret is compared in constant time.
+func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.Addr) (d.Actor, error) {
+	unauth := &d.Error{Kind: d.Unauthenticated, Message: "invalid or expired token"}
+	id, secret, ok := d.SplitSecret(bearer, d.TokenPrefix)
+	if !ok {
+		return d.Actor{}, unauth
+	}
+	var t *d.Token
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		t, err = tx.Token(d.TokenID(id))
+		return err
+	})
+	if d.ErrorKind(err) == d.NotFound {
+		d.SecretMatches(secret, make([]byte, 32)) // same work as a hit
+		return d.Actor{}, unauth
+	}
+	if err != nil {
+		return d.Actor{}, err
+	}
+	if !d.SecretMatches(secret, t.Hash) || !t.Usable(s.now()) {
+		return d.Actor{}, unauth
+	}
+	return d.Actor{Kind: d.ActorToken, ID: string(t.ID), Name: t.Name, Role: t.Role, Source: source}, nil
+}
+
+// TokenCreate creates an API token and returns the full secret, shown once.
+// Needs admin. Invalid for a bad name, role or TTL.
+func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (string, *d.Token, error) {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return "", nil, err
+	}
+	if !tokenNameRE.MatchString(in.Name) {
+		return "", nil, d.FieldErrorf("name", "name must be 1–64 letters, digits, spaces or ._@-")
+	}
+	if !in.Role.Valid() {
+		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: admin, policy-admin, requester, reader)", in.Role)
+	}
+	ttl, err := optionalDuration(in.TTL, "ttl")
+	if err != nil {
+		return "", nil, err
+	}
+	if ttl.Std() > 366*24*time.Hour {
+		return "", nil, d.FieldErrorf("ttl", "ttl must be between 0 (no expiry) and 366 days")
+	}
+	now := s.now()
+	id := d.NewTokenID()
+	full, hash := d.NewSecret(string(id))
+	t := &d.Token{ID: id, Name: in.Name, Role: in.Role, Hash: hash, CreatedAt: now, CreatedBy: a.Subject()}
+	if ttl > 0 {
+		t.ExpiresAt = now.Add(ttl.Std())
+	}
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.TokenCreate(t); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvTokenCreated, string(id), "", "", map[string]any{"name": t.Name, "role": t.Role, "expires_at": t.ExpiresAt})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return full, t, nil
+}
+
+// Tokens lists API tokens (never their secrets). Needs admin.
+func (s *Service) Tokens(ctx context.Context, a d.Actor) ([]d.Token, error) {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return nil, err
+	}
+	var ts []d.Token
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		ts, err = tx.Tokens()
+		return err
+	})
+	return ts, err
+}
+
+// TokenRevoke revokes an API token at once. Needs admin.
+func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID) error {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return err
+	}
+	if !d.ValidID(string(id), d.TokenPrefix) {
+		return d.FieldErrorf("id", "malformed token ID")
+	}
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		if err := tx.TokenRevoke(id, now); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvTokenRevoked, string(id), "", "", nil)
+	})
+}
+
+// JoinTokenCreate creates a join token for agents and returns its full
+// secret, shown once. Needs machines/enroll.
+func (s *Service) JoinTokenCreate(ctx context.Context, a d.Actor, in d.JoinTokenInput) (string, *d.JoinToken, error) {
+	if err := s.require(a, d.ActMachinesEnroll); err != nil {
+		return "", nil, err
+	}
+	ttl, err := optionalDuration(in.TTL, "ttl")
+	if err != nil {
+		return "", nil, err
+	}
+	if ttl == 0 {
+		ttl = d.Duration(time.Hour)
+	}
+	if ttl.Std() < time.Minute || ttl.Std() > 30*24*time.Hour {
+		return "", nil, d.FieldErrorf("ttl", "ttl must be from 1m to 30 days")
+	}
+	if in.Uses == 0 {
+		in.Uses = 1
+	}
+	if in.Uses < 1 || in.Uses > 100000 {
+		return "", nil, d.FieldErrorf("uses", "uses must be from 1 to 100000")
+	}
+	if err := d.ValidateLabels(in.Labels); err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	id := d.NewJoinTokenID()
+	full, hash := d.NewSecret(string(id))
+	j := &d.JoinToken{ID: id, Hash: hash, CreatedAt: now, CreatedBy: a.Subject(), ExpiresAt: now.Add(ttl.Std()), MaxUses: in.Uses, Labels: in.Labels}
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.JoinTokenCreate(j); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvJoinTokenCreated, string(id), "", "", map[string]any{"expires_at": j.ExpiresAt, "max_uses": j.MaxUses})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return full, j, nil
+}
+
+// optionalDuration parses an optional duration field; "" is zero.
+func optionalDuration(s, field string) (d.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := d.ParseDuration(s)
+	if err != nil {
+		return 0, d.FieldErrorf(field, "%v", err)
+	}
+	return v, nil
+}

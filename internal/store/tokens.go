@@ -1,0 +1,117 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+)
+
+const tokenCols = `id, name, role, hash, created_at, created_by, expires_at, revoked_at`
+
+func scanToken(s scanner) (d.Token, error) {
+	var t d.Token
+	var created, expires, revoked int64
+	if err := s.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &expires, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return t, nil
+}
+
+// TokenCreate stores a new API token. It returns Conflict if the ID exists.
+func (tx *Tx) TokenCreate(t *d.Token) error {
+	_, err := tx.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(t.ID), t.Name, string(t.Role), t.Hash, micros(t.CreatedAt), t.CreatedBy, micros(t.ExpiresAt), micros(t.RevokedAt))
+	return classify("create token", err, fmt.Sprintf("token %s already exists", t.ID))
+}
+
+// Token returns the API token with the given ID, or NotFound.
+func (tx *Tx) Token(id d.TokenID) (*d.Token, error) {
+	t, err := scanToken(tx.queryRow(`SELECT `+tokenCols+` FROM tokens WHERE id = ?`, string(id)))
+	if err != nil {
+		return nil, rowErr("token", err, notFound("token %s not found", id))
+	}
+	return &t, nil
+}
+
+// Tokens returns all API tokens, revoked and expired ones included, oldest
+// first.
+func (tx *Tx) Tokens() ([]d.Token, error) {
+	rows, err := tx.query(`SELECT ` + tokenCols + ` FROM tokens ORDER BY created_at, id`)
+	return collect("tokens", rows, err, scanToken)
+}
+
+// TokenRevoke marks the API token revoked at at. It returns NotFound if there
+// is no such token and Conflict if it is already revoked (the first
+// revocation time stays).
+func (tx *Tx) TokenRevoke(id d.TokenID, at time.Time) error {
+	res, err := tx.exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, micros(at), string(id))
+	if err != nil {
+		return classify("revoke token", err, "")
+	}
+	if n, err := rowsAffected("revoke token", res); n > 0 || err != nil {
+		return err
+	}
+	if _, err := tx.Token(id); err != nil {
+		return err
+	}
+	return d.Errorf(d.Conflict, "token %s is already revoked", id)
+}
+
+const joinTokenCols = `id, hash, created_at, created_by, expires_at, max_uses, uses, labels`
+
+func scanJoinToken(s scanner) (d.JoinToken, error) {
+	var j d.JoinToken
+	var created, expires int64
+	var labels string
+	if err := s.Scan(&j.ID, &j.Hash, &created, &j.CreatedBy, &expires, &j.MaxUses, &j.Uses, &labels); err != nil {
+		return j, err
+	}
+	var err error
+	if j.Labels, err = parseLabels(labels); err != nil {
+		return j, err
+	}
+	j.CreatedAt, j.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return j, nil
+}
+
+// JoinTokenCreate stores a new join token. It returns Conflict if the ID
+// exists.
+func (tx *Tx) JoinTokenCreate(j *d.JoinToken) error {
+	labels, err := labelsJSON(j.Labels)
+	if err != nil {
+		return fmt.Errorf("store: create join token: %w", err)
+	}
+	_, err = tx.exec(`INSERT INTO join_tokens (`+joinTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(j.ID), j.Hash, micros(j.CreatedAt), j.CreatedBy, micros(j.ExpiresAt), j.MaxUses, j.Uses, labels)
+	return classify("create join token", err, fmt.Sprintf("join token %s already exists", j.ID))
+}
+
+// JoinToken returns the join token with the given ID, or NotFound.
+func (tx *Tx) JoinToken(id d.JoinTokenID) (*d.JoinToken, error) {
+	j, err := scanJoinToken(tx.queryRow(`SELECT `+joinTokenCols+` FROM join_tokens WHERE id = ?`, string(id)))
+	if err != nil {
+		return nil, rowErr("join token", err, notFound("join token %s not found", id))
+	}
+	return &j, nil
+}
+
+// JoinTokenUse counts one use of the join token, in a single conditional
+// UPDATE: only while it has uses left and has not expired at now. So
+// concurrent enrollments can never exceed its maximum. It returns Conflict
+// ("join token is used up or expired") when the token cannot be used and
+// NotFound when there is no such token.
+func (tx *Tx) JoinTokenUse(id d.JoinTokenID, now time.Time) error {
+	res, err := tx.exec(`UPDATE join_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses AND expires_at > ?`, string(id), micros(now))
+	if err != nil {
+		return classify("use join token", err, "")
+	}
+	if n, err := rowsAffected("use join token", res); n > 0 || err != nil {
+		return err
+	}
+	if _, err := tx.JoinToken(id); err != nil {
+		return err
+	}
+	return d.Errorf(d.Conflict, "join token is used up or expired")
+}

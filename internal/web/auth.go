@@ -1,0 +1,74 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	d "github.com/drawbridge/drawbridge"
+)
+
+// handlerFunc is an authenticated handler: the actor is passed explicitly.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, a d.Actor) error
+
+// user wraps a handler for people and automation: a bearer token is required.
+func (s *Server) user(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, a)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (d.Actor, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if h == "" {
+		return d.Actor{}, &d.Error{Kind: d.Unauthenticated, Message: "missing Authorization: Bearer <token> header"}
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return d.Actor{}, &d.Error{Kind: d.Unauthenticated, Message: "Authorization header must be \"Bearer <token>\""}
+	}
+	return s.svc.Authenticate(r.Context(), tok, s.clientAddr(r))
+}
+
+// agent wraps a handler for agents: a verified client certificate is
+// required, its machine must exist, and it must be the machine named in the
+// path — an agent can never read or change another machine's state.
+func (s *Server) agent(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := func() error {
+			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || s.certID == nil {
+				return &d.Error{Kind: d.Unauthenticated, Message: "agent routes need a client certificate issued by this server"}
+			}
+			id, err := s.certID(r.TLS.VerifiedChains[0][0])
+			if err != nil {
+				return &d.Error{Kind: d.Unauthenticated, Message: "client certificate does not name a machine", Err: err}
+			}
+			m, err := s.svc.AgentMachine(r.Context(), d.MachineID(id))
+			if err != nil {
+				return err
+			}
+			if want := r.PathValue("machine"); want != string(m.ID) {
+				return &d.Error{Kind: d.Forbidden, Message: "this certificate belongs to machine " + string(m.ID) + ", not " + want}
+			}
+			a := d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: m.Name, Source: s.clientAddr(r)}
+			return h(w, r, a)
+		}()
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// public wraps an unauthenticated handler (health, enrollment with a join token).
+func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}

@@ -1,0 +1,9 @@
+// Package web serves Drawbridge over HTTP: the JSON API under /api/v1 (for
+// people, automation and agents), the OpenAPI document, health probes and
+// Prometheus metrics. Every route is listed in routes.go. Errors map from
+// drawbridge.Kind to HTTP status in exactly one place (errors.go).
+//
+// Authentication: people and automation send "Authorization: Bearer <token>";
+// agents present their client certificate (mTLS) on /api/v1/agent/ routes,
+// and may only touch their own machine.
+package web

@@ -1,0 +1,40 @@
+package web
+
+// routes registers every route. To find any behaviour, start here.
+func (s *Server) routes() {
+	m := s.mux
+	// Probes, metrics and the API contract: no credentials.
+	m.HandleFunc("GET /healthz", s.handleHealthz)
+	m.HandleFunc("GET /readyz", s.public(s.handleReadyz))
+	m.Handle("GET /metrics", s.metrics.Handler())
+	m.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
+
+	// People and automation: bearer token.
+	m.HandleFunc("GET /api/v1/whoami", s.user(s.handleWhoami))
+	m.HandleFunc("GET /api/v1/machines", s.user(s.handleMachineList))
+	m.HandleFunc("GET /api/v1/machines/{machine}", s.user(s.handleMachineGet))
+	m.HandleFunc("GET /api/v1/machines/{machine}/policy", s.user(s.handlePolicyGet))
+	m.HandleFunc("PUT /api/v1/machines/{machine}/policy", s.user(s.handlePolicyPut))
+	m.HandleFunc("POST /api/v1/machines/{machine}/policy/enable", s.user(s.handlePolicyEnable))
+	m.HandleFunc("POST /api/v1/machines/{machine}/policy/disable", s.user(s.handlePolicyDisable))
+	m.HandleFunc("GET /api/v1/policies", s.user(s.handlePolicyList))
+	m.HandleFunc("POST /api/v1/requests", s.user(s.handleRequestCreate))
+	m.HandleFunc("GET /api/v1/requests", s.user(s.handleRequestList))
+	m.HandleFunc("GET /api/v1/requests/{id}", s.user(s.handleRequestGet))
+	m.HandleFunc("POST /api/v1/requests/{id}/revoke", s.user(s.handleRequestRevoke))
+	m.HandleFunc("POST /api/v1/tokens", s.user(s.handleTokenCreate))
+	m.HandleFunc("GET /api/v1/tokens", s.user(s.handleTokenList))
+	m.HandleFunc("DELETE /api/v1/tokens/{id}", s.user(s.handleTokenRevoke))
+	m.HandleFunc("POST /api/v1/join-tokens", s.user(s.handleJoinTokenCreate))
+	m.HandleFunc("GET /api/v1/events", s.user(s.handleEventList))
+
+	// Agents: enrollment with a join token, then mutual TLS.
+	m.HandleFunc("POST /api/v1/agent/enroll", s.public(s.handleAgentEnroll))
+	m.HandleFunc("GET /api/v1/agent/machines/{machine}/state", s.agent(s.handleAgentState))
+	m.HandleFunc("POST /api/v1/agent/machines/{machine}/ack", s.agent(s.handleAgentAck))
+	m.HandleFunc("PUT /api/v1/agent/machines/{machine}/inventory", s.agent(s.handleAgentInventory))
+	m.HandleFunc("POST /api/v1/agent/machines/{machine}/renew", s.agent(s.handleAgentRenew))
+
+	// Anything else under /api/ is a JSON 404, not the mux's text page.
+	m.HandleFunc("/api/", s.public(s.handleNotFound))
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/control"
+)
+
+// Server is the HTTP face of a control.Service.
+type Server struct {
+	svc     *control.Service
+	log     *slog.Logger
+	trusted []netip.Prefix // proxies whose X-Forwarded-For is honoured
+	metrics *Metrics
+	ready   func(context.Context) error
+	certID  func(*x509.Certificate) (string, error)
+	maxWait time.Duration
+	caPin   string
+	mux     *http.ServeMux
+}
+
+// Options configure a Server.
+type Options struct {
+	TrustedProxies []netip.Prefix
+	Metrics        *Metrics
+	Ready          func(context.Context) error             // readiness probe (database ping)
+	MachineIDOf    func(*x509.Certificate) (string, error) // reads a verified agent certificate
+	CAPin          string                                  // shown with join tokens
+}
+
+// New returns the server's handler with every route registered.
+func New(svc *control.Service, log *slog.Logger, o Options) *Server {
+	s := &Server{svc: svc, log: log, trusted: o.TrustedProxies, metrics: o.Metrics, ready: o.Ready, certID: o.MachineIDOf, maxWait: 60 * time.Second, caPin: o.CAPin, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler: request ID, panic safety, then the mux.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := d.RandomString(16)
+	ctx := context.WithValue(r.Context(), ridKey{}, rid)
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", rid)
+	w.Header().Set("Cache-Control", "no-store")
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in handler", "request_id", rid, "panic", p)
+			s.writeError(sw, r, &d.Error{Kind: d.Internal})
+		}
+		s.log.Debug("http", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+type ridKey struct{}
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(ridKey{}).(string)
+	return s
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// clientAddr returns the caller's address as the server sees it: the TCP
+// peer, or — only when the peer is a trusted proxy — the rightmost address
+// in X-Forwarded-For that is not itself a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	var peer netip.Addr
+	if err == nil {
+		peer = ap.Addr().Unmap()
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		peer, _ = netip.ParseAddr(host)
+		peer = peer.Unmap()
+	}
+	if !s.isTrusted(peer) {
+		return peer
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	parts := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(parts) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
+		if err != nil {
+			return peer // malformed chain: trust nothing beyond the proxy
+		}
+		a = a.Unmap()
+		if !s.isTrusted(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if a.IsValid() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,107 @@
+package drawbridge
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Machine is a host known to the server, registered by its agent.
+type Machine struct {
+	ID             MachineID         `json:"id"`
+	Name           string            `json:"name"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	Inventory      Inventory         `json:"inventory"`
+	EnrolledAt     time.Time         `json:"enrolled_at"`
+	LastSeen       time.Time         `json:"last_seen,omitzero"`
+	StateVersion   int64             `json:"state_version"`   // bumped on every change of its desired state
+	AppliedVersion int64             `json:"applied_version"` // last version its agent confirmed
+	ApplyError     string            `json:"apply_error,omitempty"`
+}
+
+// Inventory is what an agent reports about its host.
+type Inventory struct {
+	Hostname      string     `json:"hostname"`
+	OS            string     `json:"os"`
+	Distribution  string     `json:"distribution,omitempty"`
+	Kernel        string     `json:"kernel,omitempty"`
+	Addresses     []string   `json:"addresses,omitempty"`
+	Listening     []Listener `json:"listening,omitempty"`
+	AgentVersion  string     `json:"agent_version"`
+	Firewall      string     `json:"firewall"`                 // "nftables" when supported
+	FirewallError string     `json:"firewall_error,omitempty"` // why not, when not
+}
+
+// Listener is a listening socket on a machine.
+type Listener struct {
+	Protocol Protocol `json:"protocol"`
+	Address  string   `json:"address"`
+	Port     uint16   `json:"port"`
+}
+
+// MachineStatus is Azure's classification of a machine for JIT.
+type MachineStatus string
+
+// Machine statuses.
+const (
+	Configured    MachineStatus = "configured"     // JIT policy enabled
+	NotConfigured MachineStatus = "not_configured" // can support JIT, no policy
+	Unsupported   MachineStatus = "unsupported"    // cannot: see the reason
+)
+
+// Status classifies m given its policy (nil for none) at now. An agent not
+// seen for longer than offlineAfter is Unsupported with that reason.
+func (m *Machine) Status(p *Policy, now time.Time, offlineAfter time.Duration) (MachineStatus, string) {
+	switch {
+	case m.Inventory.FirewallError != "":
+		return Unsupported, "no usable nftables: " + m.Inventory.FirewallError
+	case m.Inventory.OS != "" && m.Inventory.OS != "linux":
+		return Unsupported, "agent runs only on Linux; use a gateway for " + m.Inventory.OS
+	case m.LastSeen.IsZero():
+		return Unsupported, "agent never connected"
+	case now.Sub(m.LastSeen) > offlineAfter:
+		return Unsupported, fmt.Sprintf("agent offline since %s", m.LastSeen.UTC().Format(time.RFC3339))
+	case p != nil && p.Enabled:
+		return Configured, ""
+	}
+	return NotConfigured, ""
+}
+
+// Online reports whether the agent was seen within window.
+func (m *Machine) Online(now time.Time, window time.Duration) bool {
+	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window
+}
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
+	labelKeyRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,62}$`)
+	labelValueRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{0,63}$`)
+)
+
+// ValidateMachineName checks a machine name: 1–63 characters of letters,
+// digits, '.', '_' and '-', starting with a letter or digit, not an ID.
+func ValidateMachineName(s string) error {
+	if !nameRE.MatchString(s) {
+		return FieldErrorf("name", "machine name %q must be 1–63 letters, digits, '.', '_' or '-'", s)
+	}
+	if ValidID(s, MachinePrefix) {
+		return FieldErrorf("name", "machine name %q looks like a machine ID", s)
+	}
+	return nil
+}
+
+// ValidateLabels checks label keys and values (Kubernetes-like syntax).
+func ValidateLabels(l map[string]string) error {
+	if len(l) > 64 {
+		return FieldErrorf("labels", "at most 64 labels")
+	}
+	for k, v := range l {
+		if !labelKeyRE.MatchString(k) {
+			return FieldErrorf("labels", "invalid label key %q", k)
+		}
+		if !labelValueRE.MatchString(v) {
+			return FieldErrorf("labels", "invalid value %q for label %q", v, k)
+		}
+	}
+	return nil
+}

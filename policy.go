@@ -1,0 +1,182 @@
+package drawbridge
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// PortRule is one port of a JIT policy: which port and protocol it protects,
+// which sources may ask for it, and the longest access a request may ask for.
+type PortRule struct {
+	Port           uint16   `json:"port"`
+	Protocol       Protocol `json:"protocol"`
+	AllowedSources []string `json:"allowed_sources"` // canonical prefixes, or "*" for any
+	MaxDuration    Duration `json:"max_duration"`
+}
+
+// Policy is a machine's JIT policy. While Enabled, its ports are closed to
+// new inbound connections except for active grants.
+type Policy struct {
+	MachineID MachineID  `json:"machine_id"`
+	Enabled   bool       `json:"enabled"`
+	Rules     []PortRule `json:"rules"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	UpdatedBy string     `json:"updated_by"`
+}
+
+// Defaults follow Azure's: SSH on Linux, RDP on Windows, three hours, any source.
+const (
+	DefaultMaxDuration = 3 * time.Hour
+	DefaultServerCap   = 24 * time.Hour // server-wide upper bound for any duration
+	MinDuration        = time.Second
+)
+
+// DefaultRules returns the rules "policy enable" uses when the machine has no
+// policy yet: port 22/tcp (3389/tcp on Windows), at most 3 hours (or the
+// server cap if lower), from any source.
+func DefaultRules(os string, serverCap time.Duration) []PortRule {
+	port := uint16(22)
+	if os == "windows" {
+		port = 3389
+	}
+	return []PortRule{{
+		Port:           port,
+		Protocol:       TCP,
+		AllowedSources: []string{AnySource},
+		MaxDuration:    Duration(min(DefaultMaxDuration, serverCap)),
+	}}
+}
+
+// NormalizeRules validates rules and returns them in canonical form: allowed
+// sources canonical, deduplicated and sorted ("*" alone if present), an empty
+// source list meaning "*", a zero max duration meaning the default (capped),
+// rules sorted by port. Errors are Invalid and name the field ("rules[1].port").
+func NormalizeRules(rules []PortRule, serverCap time.Duration) ([]PortRule, error) {
+	if len(rules) == 0 {
+		return nil, FieldErrorf("rules", "at least one port rule is required")
+	}
+	if len(rules) > 64 {
+		return nil, FieldErrorf("rules", "at most 64 port rules per policy")
+	}
+	out := make([]PortRule, 0, len(rules))
+	for i, r := range rules {
+		field := fmt.Sprintf("rules[%d]", i)
+		if r.Port == 0 {
+			return nil, FieldErrorf(field+".port", "port must be from 1 to 65535")
+		}
+		if r.Protocol == "" {
+			r.Protocol = TCP
+		}
+		if !r.Protocol.Valid() {
+			return nil, FieldErrorf(field+".protocol", "protocol must be tcp, udp or any")
+		}
+		for j, o := range out {
+			if o.Port == r.Port && (o.Protocol.Covers(r.Protocol) || r.Protocol.Covers(o.Protocol)) {
+				return nil, FieldErrorf(field+".port", "port %d/%s overlaps rules[%d]", r.Port, r.Protocol, j)
+			}
+		}
+		srcs, err := normalizeSources(r.AllowedSources)
+		if err != nil {
+			return nil, WithField(err, field+".allowed_sources")
+		}
+		r.AllowedSources = srcs
+		if r.MaxDuration == 0 {
+			r.MaxDuration = Duration(min(DefaultMaxDuration, serverCap))
+		}
+		if r.MaxDuration.Std() < MinDuration || r.MaxDuration.Std() > serverCap {
+			return nil, FieldErrorf(field+".max_duration", "max duration must be from %s to %s", Duration(MinDuration), Duration(serverCap))
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b PortRule) int {
+		if a.Port != b.Port {
+			return int(a.Port) - int(b.Port)
+		}
+		return cmpString(string(a.Protocol), string(b.Protocol))
+	})
+	return out, nil
+}
+
+func normalizeSources(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return []string{AnySource}, nil
+	}
+	if len(in) > 256 {
+		return nil, FieldErrorf("", "at most 256 allowed sources per rule")
+	}
+	var out []string
+	for _, s := range in {
+		c, err := ParseAllowedSource(s)
+		if err != nil {
+			return nil, FieldErrorf("", "%v", err)
+		}
+		if c == AnySource {
+			return []string{AnySource}, nil
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Rule returns the rule that covers port/proto. An empty proto matches the
+// rule for that port whatever its protocol.
+func (p *Policy) Rule(port uint16, proto Protocol) (PortRule, bool) {
+	for _, r := range p.Rules {
+		if r.Port == port && (proto == "" || r.Protocol.Covers(proto)) {
+			return r, true
+		}
+	}
+	return PortRule{}, false
+}
+
+// AllowsSource reports whether src lies inside one of the rule's allowed sources.
+func (r PortRule) AllowsSource(src netip.Prefix) bool {
+	for _, s := range r.AllowedSources {
+		if s == AnySource {
+			return true
+		}
+		if p, err := netip.ParsePrefix(s); err == nil && prefixWithin(src, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProtectedPorts returns the concrete (port, protocol) pairs the policy closes,
+// "any" expanded to tcp and udp; none when the policy is disabled or nil.
+func (p *Policy) ProtectedPorts() []PortProto {
+	if p == nil || !p.Enabled {
+		return nil
+	}
+	var out []PortProto
+	for _, r := range p.Rules {
+		for _, proto := range r.Protocol.Expand() {
+			out = append(out, PortProto{Port: r.Port, Protocol: proto})
+		}
+	}
+	return out
+}
+
+// PortProto is a concrete port and protocol (tcp or udp).
+type PortProto struct {
+	Port     uint16   `json:"port"`
+	Protocol Protocol `json:"protocol"`
+}
+
+// String formats "22/tcp".
+func (p PortProto) String() string { return fmt.Sprintf("%d/%s", p.Port, p.Protocol) }

@@ -1,0 +1,71 @@
+package drawbridge
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+	"time"
+)
+
+// Token is an API token for a person or automation. Only the SHA-256 hash of
+// its secret is stored; the full token is shown once, at creation.
+type Token struct {
+	ID        TokenID   `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	Hash      []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: never
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Usable reports whether the token may authenticate at now.
+func (t *Token) Usable(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// JoinToken lets agents enroll. Only its hash is stored.
+type JoinToken struct {
+	ID        JoinTokenID       `json:"id"`
+	Hash      []byte            `json:"-"`
+	CreatedAt time.Time         `json:"created_at"`
+	CreatedBy string            `json:"created_by"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	MaxUses   int               `json:"max_uses"`
+	Uses      int               `json:"uses"`
+	Labels    map[string]string `json:"labels,omitempty"` // given to machines that enroll with it
+}
+
+// Usable reports whether the join token may enroll one more machine at now.
+func (j *JoinToken) Usable(now time.Time) bool {
+	return now.Before(j.ExpiresAt) && j.Uses < j.MaxUses
+}
+
+// NewSecret returns a full token string "<id>.<secret>" and the hash to store.
+// The ID half lets the server find the row without a timing side channel on
+// the secret; the secret half is compared in constant time.
+func NewSecret(id string) (full string, hash []byte) {
+	secret := RandomString(40)
+	return id + "." + secret, HashSecret(secret)
+}
+
+// SplitSecret splits "<id>.<secret>" and checks the ID's prefix and form.
+func SplitSecret(full, prefix string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(strings.TrimSpace(full), ".")
+	if !ok || !ValidID(id, prefix) || len(secret) < 20 || len(secret) > 128 {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// HashSecret returns the SHA-256 of a token secret.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// SecretMatches compares a presented secret with a stored hash in constant time.
+func SecretMatches(secret string, hash []byte) bool {
+	return subtle.ConstantTimeCompare(HashSecret(secret), hash) == 1
+}
