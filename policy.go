@@ -107,17 +107,23 @@ func normalizeSources(in []string) ([]string, error) {
 		return nil, FieldErrorf("", "at most 256 allowed sources per rule")
 	}
 	var out []string
+	anySource := false
 	for _, s := range in {
 		c, err := ParseAllowedSource(s)
 		if err != nil {
 			return nil, FieldErrorf("", "%v", err)
 		}
+		// "*" absorbs the others, but they are still checked: whether a
+		// typo is reported must not depend on where the "*" is.
 		if c == AnySource {
-			return []string{AnySource}, nil
+			anySource = true
 		}
 		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
+	}
+	if anySource {
+		return []string{AnySource}, nil
 	}
 	slices.Sort(out)
 	return out, nil

@@ -27,6 +27,7 @@ type serverFlags struct {
 	dataDir, listen, database string
 	hostnames, trusted        []string
 	maxDuration               string
+	agentTimeout, offline     time.Duration
 	logLevel                  string
 }
 
@@ -53,6 +54,8 @@ in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
 	fl.StringSliceVar(&f.hostnames, "hostname", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	fl.StringSliceVar(&f.trusted, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For is honoured (repeatable)")
 	fl.StringVar(&f.maxDuration, "max-duration", "24h", "longest access anyone may configure or request")
+	fl.DurationVar(&f.agentTimeout, "agent-timeout", 20*time.Second, "an agent silent this long counts as offline (--wait fails at once)")
+	fl.DurationVar(&f.offline, "offline-after", 10*time.Minute, "an agent silent this long makes its machine Unsupported")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -108,7 +111,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 
 	var svc *control.Service
 	metrics := web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
-	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std()})
+	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline})
 
 	tokenPath := filepath.Join(f.dataDir, "admin.token")
 	admin, err := svc.Bootstrap(ctx)

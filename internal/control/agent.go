@@ -152,13 +152,20 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 	id := d.MachineID(agent.ID)
 	wake, cancel := s.hub.Subscribe(machineTopic(agent.ID))
 	defer cancel()
-	if err := s.db.Tx(ctx, func(tx *store.Tx) error { return tx.MachineTouch(id, s.now()) }); err != nil {
+	touch := func() error {
+		return s.db.Tx(ctx, func(tx *store.Tx) error { return tx.MachineTouch(id, s.now()) })
+	}
+	if err := touch(); err != nil {
 		return d.DesiredState{}, err
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	recheck := time.NewTicker(s.cfg.RecheckInterval)
 	defer recheck.Stop()
+	// Seen while waiting, so that other replicas (which cannot see this
+	// watch) still count the agent as online.
+	heartbeat := time.NewTicker(max(s.cfg.OnlineWindow/3, 100*time.Millisecond))
+	defer heartbeat.Stop()
 	for {
 		ds, err := s.desired(ctx, id)
 		if err != nil || ds.Version > index || index == 0 {
@@ -167,8 +174,12 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 		select {
 		case <-wake:
 		case <-recheck.C:
+		case <-heartbeat.C:
+			if err := touch(); err != nil {
+				return d.DesiredState{}, err
+			}
 		case <-deadline.C:
-			return ds, nil
+			return ds, touch()
 		case <-ctx.Done():
 			return d.DesiredState{}, ctx.Err()
 		}

@@ -33,6 +33,14 @@ func (h *Hub) Subscribe(topic string) (<-chan struct{}, func()) {
 	}
 }
 
+// Has reports whether topic has a subscriber (for a machine: its agent is
+// watching on this server right now).
+func (h *Hub) Has(topic string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[topic]) > 0
+}
+
 // Publish wakes every subscriber of each topic.
 func (h *Hub) Publish(topics ...string) {
 	h.mu.Lock()

@@ -76,7 +76,7 @@ func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, 
 			n++
 		}
 	}
-	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n}, nil
+	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: s.hub.Has(machineTopic(string(m.ID))) || m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n}, nil
 }
 
 // Events lists audit events after an ID, oldest first. Needs admin (the

@@ -354,7 +354,7 @@ func (s *Service) checkOnline(ctx context.Context, ids []string) error {
 			if err != nil {
 				return err
 			}
-			if !m.Online(now, s.cfg.OnlineWindow) {
+			if !s.hub.Has(machineTopic(id)) && !m.Online(now, s.cfg.OnlineWindow) {
 				last := "never"
 				if !m.LastSeen.IsZero() {
 					last = m.LastSeen.UTC().Format(time.RFC3339)

@@ -15,7 +15,7 @@ import (
 type Config struct {
 	ServerCap       time.Duration // longest duration anyone may set or ask for (default 24h)
 	OfflineAfter    time.Duration // agent silent this long: machine Unsupported (default 10m)
-	OnlineWindow    time.Duration // agent seen within this: online, --wait may wait (default 90s)
+	OnlineWindow    time.Duration // agent silent longer than this (and not watching here): offline for --wait (default 20s)
 	AgentCertTTL    time.Duration // agent client certificate lifetime (default 7 days)
 	RecheckInterval time.Duration // long-poll re-reads the database this often, for peers' changes (default 2s)
 	DefaultDuration time.Duration // request duration when none is given, capped by the rule (default 1h)
@@ -29,7 +29,7 @@ func (c *Config) setDefaults() {
 		c.OfflineAfter = 10 * time.Minute
 	}
 	if c.OnlineWindow == 0 {
-		c.OnlineWindow = 90 * time.Second
+		c.OnlineWindow = 20 * time.Second
 	}
 	if c.AgentCertTTL == 0 {
 		c.AgentCertTTL = 7 * 24 * time.Hour

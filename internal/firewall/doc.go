@@ -53,6 +53,13 @@
 // maxBatchElements elements) are sent in several batches: the first holds the
 // structure and the first elements, the rest follow in order.
 //
+// Between two Applies, only the kernel's timeouts change our elements without
+// advancing the ruleset generation (NFT_MSG_GETGEN). While the generation is
+// the one our last commit produced, Apply trusts its own record of the
+// elements and skips the structural listing and set dump; every commit is
+// made with that generation (NFNL_BATCH_GENID), so a concurrent change by
+// anyone makes the commit fail and Apply start over with a full check.
+//
 // Requirements: Linux ≥ 5.6 with nf_tables (pipapo sets); CAP_NET_ADMIN in
 // the target network namespace. Supported probes both.
 package firewall

@@ -338,7 +338,7 @@ func checkCache(t testing.TB, f *Firewall) {
 				t.Errorf("set %s: kernel element %x not cached", s.Name, e.Key)
 				continue
 			}
-			if s.HasTimeout && (c.deadline.Sub(now)-e.Expires).Abs() > 100*time.Millisecond {
+			if s.HasTimeout && (c.deadline.Sub(now)-e.Expires).Abs() > 250*time.Millisecond {
 				t.Errorf("set %s: element %x expires in %v, cache says %v", s.Name, e.Key, e.Expires, c.deadline.Sub(now))
 			}
 		}

@@ -79,7 +79,10 @@ func normalize(allows []Allow) []element {
 		return a.key == b.key && a.from == b.from && a.to == b.to
 	})
 
-	var out []element
+	if len(ivals) == 0 {
+		return nil
+	}
+	out := make([]element, 0, len(ivals))
 	for start := 0; start < len(ivals); {
 		end := start + 1
 		for end < len(ivals) && ivals[end].key == ivals[start].key {

@@ -121,6 +121,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Add([]byte{4, 0, 9, 10, 6, 4, 10, 30, 0, 255, 8, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var allows []Allow
+		data = data[:min(len(data), 4*64)] // the oracle is quadratic
 		for len(data) >= 4 {
 			allows = append(allows, fuzzAllow(data[:4]))
 			data = data[4:]
