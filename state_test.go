@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -275,7 +276,7 @@ func TestDesiredDeterministic(t *testing.T) {
 		if c := int(a.Port) - int(b.Port); c != 0 {
 			return c
 		}
-		return stringsCompare(string(a.Protocol), string(b.Protocol))
+		return strings.Compare(string(a.Protocol), string(b.Protocol))
 	}) {
 		t.Errorf("grants not sorted: %+v", want.Grants)
 	}
@@ -299,14 +300,4 @@ func TestDesiredDeterministic(t *testing.T) {
 			t.Fatalf("JSON depends on target order:\n%s\n%s", wantJSON, gotJSON)
 		}
 	}
-}
-
-func stringsCompare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -24,6 +27,7 @@ import (
 type Enforcer interface {
 	Apply(firewall.State) (firewall.Stats, error)
 	Terminate(src netip.Prefix, proto firewall.Protocol, port uint16) (int, error)
+	Installed() (bool, error)
 }
 
 // Config configures an agent.
@@ -86,6 +90,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("agent running", "machine", a.creds.id.MachineID, "name", a.creds.id.Name, "server", a.creds.id.Server)
+	a.restoreProtected()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.repairLoop(ctx) })
 	wg.Go(func() { a.inventoryLoop(ctx) })
@@ -195,6 +200,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 	a.mu.Lock()
 	a.state, a.receivedAt = ds, time.Now()
+	a.saveProtected(ds)
 	start := time.Now()
 	st, err := a.fw.Apply(toFirewall(ds, 0))
 	took := time.Since(start)
@@ -369,4 +375,41 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// saveProtected remembers the protected ports (never grants) on disk.
+func (a *Agent) saveProtected(ds *d.DesiredState) {
+	b, err := json.Marshal(ds.Protected)
+	if err == nil {
+		err = writeAtomic(filepath.Join(a.cfg.DataDir, stateFile), b, 0o600)
+	}
+	if err != nil {
+		a.log.Warn("save protected ports", "err", err)
+	}
+}
+
+// restoreProtected fails closed after a reboot: when our table is gone (the
+// kernel forgets nftables at boot), it closes the last known protected
+// ports at once, with no grants, before the server is even reachable. When
+// the table exists it is left alone: its grants keep their kernel timeouts
+// until the server's state arrives.
+func (a *Agent) restoreProtected() {
+	b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, stateFile))
+	if err != nil {
+		return
+	}
+	var ports []d.PortProto
+	if err := json.Unmarshal(b, &ports); err != nil || len(ports) == 0 {
+		return
+	}
+	ok, err := a.fw.Installed()
+	if err != nil || ok {
+		return
+	}
+	st, err := a.fw.Apply(toFirewall(&d.DesiredState{Protected: ports}, 0))
+	if err != nil {
+		a.log.Error("restore protected ports", "err", err)
+		return
+	}
+	a.log.Warn("table was missing (reboot?): closed the last known protected ports until the server answers", "ports", len(ports), "added", st.Added)
 }

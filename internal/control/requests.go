@@ -57,6 +57,9 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 			field := fmt.Sprintf("targets[%d]", i)
 			m, err := machineRef(tx, mt.Machine)
 			if err != nil {
+				if e := d.AsError(err); e != nil && e.Field != "" {
+					return d.WithField(err, field) // machineRef names its field "machine" already
+				}
 				return d.WithField(err, field+".machine")
 			}
 			if seen[string(m.ID)] {
@@ -69,6 +72,11 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 			}
 			if err != nil {
 				return err
+			}
+			if p == nil || !p.Enabled {
+				// Checked here, not only in CheckTarget, so the field is the
+				// machine's ("targets[0].machine"), not a port's.
+				return &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
 			}
 			if len(mt.Ports) == 0 {
 				return d.FieldErrorf(field+".ports", "at least one port is required")

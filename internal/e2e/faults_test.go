@@ -186,3 +186,28 @@ func TestDriftRepair(t *testing.T) {
 		t.Error("agent did not log the repair")
 	}
 }
+
+// TestRebootFailsClosed: after a reboot the kernel has no table; an agent
+// that starts while the server is unreachable closes the last known
+// protected ports at once instead of leaving them open.
+func TestRebootFailsClosed(t *testing.T) {
+	w := newWorld(t)
+	w.startServer()
+	w.enroll()
+	w.protect()
+	w.agent.kill(9)
+	w.server.kill(9)
+	if _, err := w.web.Run(t.Context(), "nft", "delete", "table", "inet", "drawbridge"); err != nil { // what a reboot does
+		t.Fatal(err)
+	}
+	w.mustOpen(w.c1, w.web.IPv4).Close()
+	w.startAgent()
+	eventually(t, 5*time.Second, "protected port closed again with the server down", func() bool { return w.blocked(w.c1, w.web.IPv4) })
+	w.startServer()
+	eventually(t, 40*time.Second, "agent reconnected", func() bool {
+		m, err := w.api(w.c1, w.adminToken).Machine(t.Context(), "web")
+		return err == nil && m.Online
+	})
+	w.grant(w.api(w.c1, w.adminToken), "1m")
+	w.mustOpen(w.c1, w.web.IPv4).Close()
+}

@@ -727,3 +727,17 @@ func Supported(netns int) error {
 	}
 	return nil
 }
+
+// Installed reports whether our table exists in the kernel. The agent uses
+// it at start: a missing table after a reboot is re-created from the last
+// known protected ports before the server is reachable, so a host never
+// boots with its management ports open.
+func (f *Firewall) Installed() (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tables, err := f.conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, fmt.Errorf("firewall: list tables: %w", err)
+	}
+	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == tableName }), nil
+}

@@ -438,6 +438,18 @@ func (e *testEnv) wantUnchanged(t *testing.T, before snapshot) {
 	}
 }
 
+// machine returns the stored machine named name.
+func (e *testEnv) machine(t *testing.T, name string) d.Machine {
+	t.Helper()
+	for _, m := range e.snapshot(t).Machines {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no machine %s", name)
+	return d.Machine{}
+}
+
 // events returns the audit events after id.
 func (e *testEnv) events(t *testing.T, after d.EventID) []d.Event {
 	t.Helper()

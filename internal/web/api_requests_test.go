@@ -1,0 +1,236 @@
+package web_test
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+)
+
+// requestsEnv is a server with three machines: web1 (22/tcp from 10/8 and
+// 2001:db8::/32 for at most 2h, 443/tcp from anywhere, 53/udp), web2 (22/tcp
+// from anywhere) and bare (no policy), and a requester token.
+func requestsEnv(t *testing.T, opts ...envOption) (e *testEnv, requester string) {
+	t.Helper()
+	e = newEnv(t, opts...)
+	for _, name := range []string{"web1", "web2", "bare"} {
+		e.enroll(t, name)
+	}
+	e.policy(t, "web1",
+		d.RuleInput{Port: 22, AllowedSources: []string{"10.0.0.0/8", "2001:db8::/32"}, MaxDuration: "2h"},
+		d.RuleInput{Port: 443},
+		d.RuleInput{Port: 53, Protocol: d.UDP},
+	)
+	e.policy(t, "web2", d.RuleInput{Port: 22})
+	requester, _ = e.token(t, "alice", d.RoleRequester)
+	return e, requester
+}
+
+func TestRequestCreateRejects(t *testing.T) {
+	t.Parallel()
+	e, requester := requestsEnv(t)
+	ssh := func(source, duration string) d.RequestInput {
+		return d.RequestInput{Targets: ports("web1", 22), Source: source, Duration: duration}
+	}
+	valid := `{"targets":[{"machine":"web1","ports":[{"port":22}]}],"source":"10.1.2.3"}`
+
+	tests := []struct {
+		name   string
+		query  string
+		body   any
+		status int
+		code   d.Kind
+		field  string
+		msg    string // a part of the message, if it matters
+	}{
+		// Policy checks.
+		{name: "port not in policy", body: d.RequestInput{Targets: ports("web1", 8080), Source: "10.1.2.3"}, status: 400, code: d.Invalid, field: "targets[0].ports[0].port", msg: "8080"},
+		{name: "protocol not in policy", body: d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1", Ports: []d.PortTarget{{Port: 22, Protocol: d.UDP}}}}, Source: "10.1.2.3"}, status: 400, code: d.Invalid, field: "targets[0].ports[0].port"},
+		{name: "unknown protocol", body: d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1", Ports: []d.PortTarget{{Port: 22, Protocol: "icmp"}}}}, Source: "10.1.2.3"}, status: 400, code: d.Invalid, field: "targets[0].ports[0].protocol"},
+		{name: "port zero", body: d.RequestInput{Targets: ports("web1", 0), Source: "10.1.2.3"}, status: 400, code: d.Invalid, field: "targets[0].ports[0].port"},
+		{name: "source outside allowed prefixes", body: ssh("192.0.2.1", ""), status: 400, code: d.Invalid, field: "targets[0].ports[0].source", msg: "192.0.2.1"},
+		{name: "default source outside allowed prefixes", body: ssh("", ""), status: 400, code: d.Invalid, field: "targets[0].ports[0].source", msg: "127.0.0.1"},
+		{name: "CIDR wider than allowed", body: ssh("10.0.0.0/7", ""), status: 400, code: d.Invalid, field: "targets[0].ports[0].source"},
+		{name: "per-port source outside allowed", body: d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1", Ports: []d.PortTarget{{Port: 22, Source: "192.0.2.0/24"}}}}, Source: "10.1.2.3"}, status: 400, code: d.Invalid, field: "targets[0].ports[0].source"},
+		{name: "IPv6 source outside allowed", body: ssh("2001:db9::1", ""), status: 400, code: d.Invalid, field: "targets[0].ports[0].source"},
+		{name: "source with host bits", body: ssh("10.0.0.1/8", ""), status: 400, code: d.Invalid, field: "source", msg: "10.0.0.0/8"},
+		{name: "malformed source", body: ssh("banana", ""), status: 400, code: d.Invalid, field: "source"},
+		{name: "source with zone", body: ssh("fe80::1%eth0", ""), status: 400, code: d.Invalid, field: "source"},
+		{name: "malformed per-port source", body: d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1", Ports: []d.PortTarget{{Port: 22, Source: "10.0.0.300"}}}}}, status: 400, code: d.Invalid, field: "targets[0].ports[0].source"},
+
+		// Durations.
+		{name: "duration over the rule's max", body: ssh("10.1.2.3", "3h"), status: 400, code: d.Invalid, field: "duration", msg: "2h"},
+		{name: "ISO duration over the rule's max", body: ssh("10.1.2.3", "PT2H1M"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "duration over the server cap", body: d.RequestInput{Targets: ports("web1", 443), Duration: "25h"}, status: 400, code: d.Invalid, field: "duration"},
+		{name: "zero duration", body: ssh("10.1.2.3", "0s"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "ISO zero duration", body: ssh("10.1.2.3", "PT0S"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "sub-second duration", body: ssh("10.1.2.3", "500ms"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "negative duration", body: ssh("10.1.2.3", "-1h"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "malformed duration", body: ssh("10.1.2.3", "soon"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "ISO duration in years", body: ssh("10.1.2.3", "P1Y"), status: 400, code: d.Invalid, field: "duration"},
+		{name: "duration as a number", body: `{"targets":[{"machine":"web1","ports":[{"port":22}]}],"source":"10.1.2.3","duration":3600}`, status: 400, code: d.Invalid, field: "duration"},
+
+		// Machines.
+		{name: "unknown machine", body: d.RequestInput{Targets: ports("nope", 22)}, status: 404, code: d.NotFound, field: "targets[0].machine"},
+		{name: "unknown machine ID", body: d.RequestInput{Targets: ports("mch_aaaaaaaaaaaaaaaaaaaa", 22)}, status: 404, code: d.NotFound, field: "targets[0].machine"},
+		{name: "empty machine", body: d.RequestInput{Targets: ports("", 22)}, status: 400, code: d.Invalid, field: "targets[0].machine"},
+		{name: "machine name too long", body: d.RequestInput{Targets: ports(strings.Repeat("a", 64), 22)}, status: 400, code: d.Invalid, field: "targets[0].machine"},
+		{name: "machine without policy", body: d.RequestInput{Targets: ports("bare", 22)}, status: 409, code: d.Conflict, field: "targets[0].machine"},
+		{name: "no targets", body: d.RequestInput{}, status: 400, code: d.Invalid, field: "targets"},
+		{name: "no ports", body: d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1"}}}, status: 400, code: d.Invalid, field: "targets[0].ports"},
+		{name: "machine listed twice", body: d.RequestInput{Targets: append(ports("web2", 22), ports("web2", 22)...)}, status: 400, code: d.Invalid, field: "targets[1].machine"},
+		{name: "duplicate port", body: d.RequestInput{Targets: ports("web1", 443, 443)}, status: 400, code: d.Invalid, field: "targets[0].ports[1].port"},
+		{name: "second machine fails", body: d.RequestInput{Targets: append(ports("web2", 22), ports("web1", 8080)...)}, status: 400, code: d.Invalid, field: "targets[1].ports[0].port"},
+		{name: "second machine unknown", body: d.RequestInput{Targets: append(ports("web2", 22), ports("nope", 22)...)}, status: 404, code: d.NotFound, field: "targets[1].machine"},
+		{name: "justification too long", body: d.RequestInput{Targets: ports("web2", 22), Justification: strings.Repeat("x", d.MaxJustification+1)}, status: 400, code: d.Invalid, field: "justification"},
+		{name: "justification with control characters", body: d.RequestInput{Targets: ports("web2", 22), Justification: "fix\x1b[2J"}, status: 400, code: d.Invalid, field: "justification"},
+
+		// Decoding.
+		{name: "malformed JSON", body: `{"targets":[`, status: 400, code: d.Invalid},
+		{name: "not JSON", body: `targets=web1`, status: 400, code: d.Invalid},
+		{name: "unknown field", body: `{"targets":[{"machine":"web1","ports":[{"port":22}]}],"sauce":"10.1.2.3"}`, status: 400, code: d.Invalid, field: "sauce", msg: "sauce"},
+		{name: "unknown nested field", body: `{"targets":[{"machine":"web1","ports":[{"port":22,"proto":"tcp"}]}]}`, status: 400, code: d.Invalid, field: "proto", msg: "proto"},
+		{name: "port as a string", body: `{"targets":[{"machine":"web1","ports":[{"port":"22"}]}]}`, status: 400, code: d.Invalid, field: "targets.ports.port"},
+		{name: "port out of range", body: `{"targets":[{"machine":"web1","ports":[{"port":70000}]}]}`, status: 400, code: d.Invalid, field: "targets.ports.port"},
+		{name: "targets as a string", body: `{"targets":"web1"}`, status: 400, code: d.Invalid, field: "targets"},
+		{name: "body is an array", body: `[]`, status: 400, code: d.Invalid},
+		{name: "trailing object", body: valid + `{}`, status: 400, code: d.Invalid, msg: "trailing"},
+		{name: "trailing garbage", body: valid + ` x`, status: 400, code: d.Invalid, msg: "trailing"},
+		{name: "empty body", body: ``, status: 400, code: d.Invalid, msg: "empty"},
+		{name: "null body", body: `null`, status: 400, code: d.Invalid, field: "targets"},
+		{name: "oversized body", body: `{"justification":"` + strings.Repeat("x", 1<<20) + `"}`, status: 413, code: d.TooLarge},
+
+		// Query.
+		{name: "malformed wait", query: "?wait=forever", body: ssh("10.1.2.3", ""), status: 400, code: d.Invalid, field: "wait"},
+		{name: "wait too long", query: "?wait=2m", body: ssh("10.1.2.3", ""), status: 400, code: d.Invalid, field: "wait"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			r := e.call(t, "POST", "/api/v1/requests"+tt.query, requester, tt.body)
+			got := wantError(t, r, tt.status, tt.code, tt.field)
+			if !strings.Contains(got.Message, tt.msg) {
+				t.Errorf("message %q does not mention %q", got.Message, tt.msg)
+			}
+			e.wantUnchanged(t, before)
+		})
+	}
+
+	t.Run("wrong content type", func(t *testing.T) {
+		before := e.snapshot(t)
+		req := e.newRequest(t, "POST", "/api/v1/requests", requester, valid)
+		req.Header.Set("Content-Type", "text/plain")
+		wantError(t, send(t, e.hc, req), http.StatusBadRequest, d.Invalid, "")
+		e.wantUnchanged(t, before)
+	})
+}
+
+func TestRequestCreateAccepts(t *testing.T) {
+	t.Parallel()
+	e, requester := requestsEnv(t)
+	web1 := e.machine(t, "web1")
+
+	tests := []struct {
+		name     string
+		in       d.RequestInput
+		source   string // of every target
+		proto    d.Protocol
+		duration d.Duration
+	}{
+		{"single IP inside allowed CIDR", d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3"}, "10.1.2.3/32", d.TCP, d.Duration(time.Hour)},
+		{"CIDR inside allowed CIDR", d.RequestInput{Targets: ports("web1", 22), Source: "10.1.0.0/16"}, "10.1.0.0/16", d.TCP, d.Duration(time.Hour)},
+		{"the allowed CIDR itself", d.RequestInput{Targets: ports("web1", 22), Source: "10.0.0.0/8", Duration: "2h"}, "10.0.0.0/8", d.TCP, d.Duration(2 * time.Hour)},
+		{"IPv6 source", d.RequestInput{Targets: ports("web1", 22), Source: "2001:db8::1", Duration: "PT90M"}, "2001:db8::1/128", d.TCP, d.Duration(90 * time.Minute)},
+		{"IPv6 CIDR", d.RequestInput{Targets: ports("web1", 22), Source: "2001:db8:1::/48"}, "2001:db8:1::/48", d.TCP, d.Duration(time.Hour)},
+		{"IPv4-mapped IPv6 source", d.RequestInput{Targets: ports("web1", 22), Source: "::ffff:10.9.8.7"}, "10.9.8.7/32", d.TCP, d.Duration(time.Hour)},
+		{"per-port source overrides", d.RequestInput{Targets: []d.MachineTargets{{Machine: "web1", Ports: []d.PortTarget{{Port: 22, Source: "10.2.2.2"}}}}, Source: "192.0.2.1"}, "10.2.2.2/32", d.TCP, d.Duration(time.Hour)},
+		{"protocol from the rule", d.RequestInput{Targets: ports("web1", 53), Duration: "1m"}, "127.0.0.1/32", d.UDP, d.Duration(time.Minute)},
+		{"default source is the caller", d.RequestInput{Targets: ports("web1", 443), Duration: "3h"}, "127.0.0.1/32", d.TCP, d.Duration(3 * time.Hour)},
+		{"machine by ID", d.RequestInput{Targets: ports(string(web1.ID), 443), Duration: "3h"}, "127.0.0.1/32", d.TCP, d.Duration(3 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.request(t, requester, tt.in)
+			if r.Status != d.StatusApplying || r.Duration != tt.duration || !r.End.Equal(r.Start.Add(tt.duration.Std())) {
+				t.Errorf("request = %s for %s until %s, want applying for %s", r.Status, r.Duration, r.End, tt.duration)
+			}
+			for _, tg := range r.Targets {
+				if tg.Source.String() != tt.source || tg.Protocol != tt.proto || tg.Status != d.StatusApplying {
+					t.Errorf("target = %s %s %s, want %s %s applying", tg.Source, tg.Protocol, tg.Status, tt.source, tt.proto)
+				}
+			}
+			if got := e.getRequest(t, requester, r.ID); got.ID != r.ID || len(got.Targets) != len(r.Targets) {
+				t.Errorf("GET returned %+v, want the created request", got)
+			}
+		})
+	}
+
+	t.Run("several machines at once", func(t *testing.T) {
+		before := e.snapshot(t)
+		r := e.request(t, requester, d.RequestInput{Targets: append(ports("web1", 443, 53), ports("web2", 22)...), Justification: "deploy"})
+		if len(r.Targets) != 3 {
+			t.Fatalf("targets = %d, want 3", len(r.Targets))
+		}
+		after := e.snapshot(t)
+		if len(after.Requests) != len(before.Requests)+1 {
+			t.Errorf("requests = %d, want one more than %d", len(after.Requests), len(before.Requests))
+		}
+		for i, m := range after.Machines {
+			want := before.Machines[i].StateVersion
+			if m.Name != "bare" {
+				want++
+			}
+			if m.StateVersion != want {
+				t.Errorf("%s state version = %d, want %d", m.Name, m.StateVersion, want)
+			}
+		}
+	})
+}
+
+// TestRequestSource checks whose address a request defaults to, and that
+// X-Forwarded-For counts only when the peer is a trusted proxy.
+func TestRequestSource(t *testing.T) {
+	t.Parallel()
+	direct, requester := requestsEnv(t)
+	proxied, proxiedRequester := requestsEnv(t, withTrustedProxies("127.0.0.1/32", "198.51.100.0/24"))
+
+	tests := []struct {
+		name  string
+		env   *testEnv
+		token string
+		xff   []string // X-Forwarded-For header lines
+		want  string
+	}{
+		{"no proxy: caller's address", direct, requester, nil, "127.0.0.1"},
+		{"no proxy: X-Forwarded-For ignored", direct, requester, []string{"203.0.113.7"}, "127.0.0.1"},
+		{"trusted proxy without X-Forwarded-For", proxied, proxiedRequester, nil, "127.0.0.1"},
+		{"trusted proxy: client from X-Forwarded-For", proxied, proxiedRequester, []string{"203.0.113.7"}, "203.0.113.7"},
+		{"trusted proxy: rightmost untrusted", proxied, proxiedRequester, []string{"192.0.2.1, 203.0.113.7, 198.51.100.9"}, "203.0.113.7"},
+		{"trusted proxy: several header lines", proxied, proxiedRequester, []string{"192.0.2.1", "203.0.113.7"}, "203.0.113.7"},
+		{"trusted proxy: malformed entry stops the walk", proxied, proxiedRequester, []string{"203.0.113.7, garbage"}, "127.0.0.1"},
+		{"trusted proxy: IPv6 client", proxied, proxiedRequester, []string{"2001:db8::7"}, "2001:db8::7"},
+		{"trusted proxy: only proxies", proxied, proxiedRequester, []string{"198.51.100.1"}, "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.env
+			req := e.newRequest(t, "POST", "/api/v1/requests", tt.token, d.RequestInput{Targets: ports("web1", 443)})
+			for _, v := range tt.xff {
+				req.Header.Add("X-Forwarded-For", v)
+			}
+			var r d.Request
+			decode(t, send(t, e.hc, req), http.StatusCreated, &r)
+			want := netip.MustParseAddr(tt.want)
+			if got := r.Targets[0].Source; got != netip.PrefixFrom(want, want.BitLen()) {
+				t.Errorf("source = %s, want %s", got, tt.want)
+			}
+			es := e.events(t, 0)
+			if last := es[len(es)-1]; last.Action != d.EvRequestCreated || last.ActorSource != tt.want {
+				t.Errorf("last event %s from %q, want request.created from %s", last.Action, last.ActorSource, tt.want)
+			}
+		})
+	}
+}
