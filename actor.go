@@ -2,7 +2,6 @@ package drawbridge
 
 import (
 	"net/netip"
-	"slices"
 )
 
 // ActorKind says what kind of principal acted.
@@ -11,6 +10,7 @@ type ActorKind string
 // Actor kinds.
 const (
 	ActorToken  ActorKind = "token"  // an API token (a person or automation)
+	ActorUser   ActorKind = "user"   // a person signed in through OIDC
 	ActorAgent  ActorKind = "agent"  // a machine's agent, by client certificate
 	ActorSystem ActorKind = "system" // the server itself (expiry, policy effects)
 	ActorAnon   ActorKind = "anonymous"
@@ -22,8 +22,10 @@ type Actor struct {
 	Kind   ActorKind  `json:"kind"`
 	ID     string     `json:"id"`
 	Name   string     `json:"name"`
-	Role   Role       `json:"role,omitempty"`
-	Source netip.Addr `json:"source,omitzero"` // the caller's address as the server sees it
+	Role   Role       `json:"role,omitempty"`   // the token's own role (display)
+	Source netip.Addr `json:"source,omitzero"`  // the caller's address as the server sees it
+	Groups []string   `json:"groups,omitempty"` // identity-provider groups (users)
+	Grants []Grant    `json:"grants,omitempty"` // every role binding that applies, resolved
 }
 
 // Subject identifies the actor in records: "token:tok_…", "agent:mch_…", "system".
@@ -32,6 +34,16 @@ func (a Actor) Subject() string {
 		return "system"
 	}
 	return string(a.Kind) + ":" + a.ID
+}
+
+// Subjects lists every binding subject the actor answers to: itself, and
+// for users each of their groups.
+func (a Actor) Subjects() []string {
+	s := []string{a.Subject()}
+	for _, g := range a.Groups {
+		s = append(s, "group:"+g)
+	}
+	return s
 }
 
 // SystemActor is the server acting on its own (expiry, policy side effects).
@@ -45,7 +57,9 @@ const (
 	RoleAdmin       Role = "admin"        // everything
 	RolePolicyAdmin Role = "policy-admin" // manage policies and machines, revoke, read
 	RoleRequester   Role = "requester"    // least privilege: ask for access, see policies and own requests
-	RoleReader      Role = "reader"       // read everything but audit secrets
+	RoleReader      Role = "reader"       // read policies, machines and requests
+	RoleAuditor     Role = "auditor"      // read everything, including the audit log
+	RoleApprover    Role = "approver"     // approve or deny requests in scope
 )
 
 // Action is a permission, modelled on Azure's action strings.
@@ -60,23 +74,37 @@ const (
 	ActRequestsRevoke   Action = "requests/revoke" // any request; a requester always revokes its own
 	ActMachinesRead     Action = "machines/read"
 	ActMachinesEnroll   Action = "machines/enroll"
-	ActAdmin            Action = "admin" // tokens, everything
+	ActRequestsApprove  Action = "requests/approve" // approve or deny others' requests
+	ActAuditRead        Action = "audit/read"       // the audit log and its reports
+	ActAdmin            Action = "admin"            // tokens, everything
 )
 
 // Roles lists the built-in roles.
-func Roles() []Role { return []Role{RoleAdmin, RolePolicyAdmin, RoleRequester, RoleReader} }
+func Roles() []Role {
+	return []Role{RoleAdmin, RolePolicyAdmin, RoleRequester, RoleReader, RoleAuditor, RoleApprover}
+}
+
+// AllActions lists every action.
+func AllActions() []Action {
+	return []Action{ActPoliciesRead, ActPoliciesWrite, ActRequestsInitiate, ActRequestsRead, ActRequestsRevoke,
+		ActRequestsApprove, ActMachinesRead, ActMachinesEnroll, ActAuditRead, ActAdmin}
+}
 
 // Actions returns the actions role r grants (nil for an unknown role).
 func (r Role) Actions() []Action {
 	switch r {
 	case RoleAdmin:
-		return []Action{ActAdmin, ActPoliciesRead, ActPoliciesWrite, ActRequestsInitiate, ActRequestsRead, ActRequestsRevoke, ActMachinesRead, ActMachinesEnroll}
+		return AllActions()
 	case RolePolicyAdmin:
 		return []Action{ActPoliciesRead, ActPoliciesWrite, ActRequestsRead, ActRequestsRevoke, ActMachinesRead, ActMachinesEnroll}
 	case RoleRequester:
 		return []Action{ActRequestsInitiate, ActPoliciesRead, ActMachinesRead}
 	case RoleReader:
 		return []Action{ActPoliciesRead, ActRequestsRead, ActMachinesRead}
+	case RoleAuditor:
+		return []Action{ActPoliciesRead, ActRequestsRead, ActMachinesRead, ActAuditRead}
+	case RoleApprover:
+		return []Action{ActRequestsApprove, ActRequestsRead, ActPoliciesRead, ActMachinesRead}
 	}
 	return nil
 }
@@ -84,7 +112,6 @@ func (r Role) Actions() []Action {
 // Valid reports whether r is a built-in role.
 func (r Role) Valid() bool { return r.Actions() != nil }
 
-// Can reports whether the actor's role grants action a.
-func (a Actor) Can(act Action) bool {
-	return a.Kind == ActorSystem || slices.Contains(a.Role.Actions(), act)
-}
+// Can reports whether the actor may perform act everywhere (a grant at
+// scope "*"). Actions on a machine are checked with Allowed.
+func (a Actor) Can(act Action) bool { return a.Allowed(act, nil) }

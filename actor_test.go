@@ -9,7 +9,7 @@ import (
 
 var allActions = []d.Action{
 	d.ActPoliciesRead, d.ActPoliciesWrite, d.ActRequestsInitiate, d.ActRequestsRead,
-	d.ActRequestsRevoke, d.ActMachinesRead, d.ActMachinesEnroll, d.ActAdmin,
+	d.ActRequestsRevoke, d.ActRequestsApprove, d.ActMachinesRead, d.ActMachinesEnroll, d.ActAuditRead, d.ActAdmin,
 }
 
 func TestRoleActions(t *testing.T) {
@@ -22,16 +22,21 @@ func TestRoleActions(t *testing.T) {
 		{
 			d.RolePolicyAdmin,
 			[]d.Action{d.ActPoliciesRead, d.ActPoliciesWrite, d.ActRequestsRead, d.ActRequestsRevoke, d.ActMachinesRead, d.ActMachinesEnroll},
-			[]d.Action{d.ActAdmin, d.ActRequestsInitiate},
+			[]d.Action{d.ActAdmin, d.ActRequestsInitiate, d.ActAuditRead},
 		},
 		{
 			d.RoleRequester,
 			[]d.Action{d.ActRequestsInitiate, d.ActPoliciesRead, d.ActMachinesRead},
-			[]d.Action{d.ActPoliciesWrite, d.ActRequestsRead, d.ActRequestsRevoke, d.ActMachinesEnroll, d.ActAdmin},
+			[]d.Action{d.ActPoliciesWrite, d.ActRequestsRead, d.ActRequestsRevoke, d.ActMachinesEnroll, d.ActAuditRead, d.ActAdmin},
 		},
 		{
 			d.RoleReader,
 			[]d.Action{d.ActPoliciesRead, d.ActRequestsRead, d.ActMachinesRead},
+			[]d.Action{d.ActPoliciesWrite, d.ActRequestsInitiate, d.ActRequestsRevoke, d.ActMachinesEnroll, d.ActAuditRead, d.ActAdmin},
+		},
+		{
+			d.RoleAuditor,
+			[]d.Action{d.ActPoliciesRead, d.ActRequestsRead, d.ActMachinesRead, d.ActAuditRead},
 			[]d.Action{d.ActPoliciesWrite, d.ActRequestsInitiate, d.ActRequestsRevoke, d.ActMachinesEnroll, d.ActAdmin},
 		},
 		{"owner", nil, allActions},
@@ -69,6 +74,12 @@ func TestRequesterIsLeastPrivileged(t *testing.T) {
 	}
 }
 
+// tokenWith is an API token actor with role r granted everywhere, as
+// Authenticate builds it.
+func tokenWith(r d.Role) d.Actor {
+	return d.Actor{Kind: d.ActorToken, Role: r, Grants: []d.Grant{{Role: r, Actions: r.Actions(), Scope: d.ScopeAll}}}
+}
+
 func TestActorCan(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -76,16 +87,17 @@ func TestActorCan(t *testing.T) {
 		act   d.Action
 		want  bool
 	}{
-		{"admin token", d.Actor{Kind: d.ActorToken, Role: d.RoleAdmin}, d.ActAdmin, true},
-		{"requester initiates", d.Actor{Kind: d.ActorToken, Role: d.RoleRequester}, d.ActRequestsInitiate, true},
-		{"requester cannot write policies", d.Actor{Kind: d.ActorToken, Role: d.RoleRequester}, d.ActPoliciesWrite, false},
-		{"requester cannot read all requests", d.Actor{Kind: d.ActorToken, Role: d.RoleRequester}, d.ActRequestsRead, false},
-		{"requester is not admin", d.Actor{Kind: d.ActorToken, Role: d.RoleRequester}, d.ActAdmin, false},
-		{"reader cannot revoke", d.Actor{Kind: d.ActorToken, Role: d.RoleReader}, d.ActRequestsRevoke, false},
+		{"admin token", tokenWith(d.RoleAdmin), d.ActAdmin, true},
+		{"requester initiates", tokenWith(d.RoleRequester), d.ActRequestsInitiate, true},
+		{"requester cannot write policies", tokenWith(d.RoleRequester), d.ActPoliciesWrite, false},
+		{"requester cannot read all requests", tokenWith(d.RoleRequester), d.ActRequestsRead, false},
+		{"requester is not admin", tokenWith(d.RoleRequester), d.ActAdmin, false},
+		{"reader cannot revoke", tokenWith(d.RoleReader), d.ActRequestsRevoke, false},
 		{"system can everything", d.SystemActor, d.ActAdmin, true},
 		{"agent without role", d.Actor{Kind: d.ActorAgent, ID: "mch_abcdefgh"}, d.ActPoliciesRead, false},
 		{"anonymous", d.Actor{Kind: d.ActorAnon}, d.ActMachinesRead, false},
-		{"unknown role", d.Actor{Kind: d.ActorToken, Role: "root"}, d.ActPoliciesRead, false},
+		{"unknown role", tokenWith("root"), d.ActPoliciesRead, false},
+		{"scoped grant does not cover everything", d.Actor{Kind: d.ActorToken, Grants: []d.Grant{{Actions: d.RoleAdmin.Actions(), Scope: "selector:env=dev"}}}, d.ActPoliciesRead, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

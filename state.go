@@ -88,9 +88,11 @@ func Desired(m MachineID, version int64, p *Policy, targets []Target, now time.T
 		g.Remaining = Duration(g.NotAfter.Sub(now).Truncate(time.Millisecond))
 		slices.Sort(g.Targets)
 	}
-	slices.SortFunc(ds.Grants, func(a, b GrantState) int {
+	byKey := func(a, b GrantState) int {
 		return cmp.Or(a.Source.Addr().Compare(b.Source.Addr()), cmp.Compare(a.Source.Bits(), b.Source.Bits()),
-			cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
-	})
+			cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Targets[0], b.Targets[0]))
+	}
+	slices.SortFunc(ds.Grants, byKey)
+	slices.SortFunc(ds.Terminate, byKey)
 	return ds
 }

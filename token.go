@@ -11,14 +11,27 @@ import (
 // its secret is stored; the full token is shown once, at creation.
 type Token struct {
 	ID        TokenID   `json:"id"`
+	Kind      TokenKind `json:"kind"` // api or session
 	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
+	Role      Role      `json:"role,omitempty"`   // api tokens: the role, at Scope
+	Scope     Scope     `json:"scope,omitempty"`  // api tokens: where Role applies (default "*")
+	User      string    `json:"user,omitempty"`   // sessions: the signed-in user
+	Groups    []string  `json:"groups,omitempty"` // sessions: the user's groups at sign-in
 	Hash      []byte    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: never
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
+
+// TokenKind tells API tokens from sign-in sessions.
+type TokenKind string
+
+// Token kinds.
+const (
+	TokenAPI     TokenKind = "api"     // created by an admin for a person or automation
+	TokenSession TokenKind = "session" // short-lived, issued at OIDC sign-in; roles come from bindings
+)
 
 // Usable reports whether the token may authenticate at now.
 func (t *Token) Usable(now time.Time) bool {

@@ -61,7 +61,7 @@ func newTokenCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(create)
 	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
-	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester or reader")
+	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester, reader or auditor")
 	create.Flags().StringVar(&ttl, "ttl", "", "expiry, e.g. 720h (default: never)")
 	create.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client()

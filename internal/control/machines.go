@@ -79,10 +79,9 @@ func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, 
 	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: s.hub.Has(machineTopic(string(m.ID))) || m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n}, nil
 }
 
-// Events lists audit events after an ID, oldest first. Needs admin (the
-// auditor role arrives with the audit features).
+// Events lists audit events after an ID, oldest first. Needs audit/read.
 func (s *Service) Events(ctx context.Context, a d.Actor, f store.EventFilter) ([]d.Event, error) {
-	if err := s.require(a, d.ActAdmin); err != nil {
+	if err := s.require(a, d.ActAuditRead); err != nil {
 		return nil, err
 	}
 	var es []d.Event

@@ -60,7 +60,13 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 	if !d.SecretMatches(secret, t.Hash) || !t.Usable(s.now()) {
 		return d.Actor{}, unauth
 	}
-	return d.Actor{Kind: d.ActorToken, ID: string(t.ID), Name: t.Name, Role: t.Role, Source: source}, nil
+	a := d.Actor{Kind: d.ActorToken, ID: string(t.ID), Name: t.Name, Role: t.Role, Source: source}
+	if t.Kind == d.TokenSession {
+		a = d.Actor{Kind: d.ActorUser, ID: t.User, Name: t.User, Groups: t.Groups, Source: source}
+	} else if t.Role != "" {
+		a.Grants = append(a.Grants, d.Grant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
+	}
+	return a, nil
 }
 
 // TokenCreate creates an API token and returns the full secret, shown once.
@@ -73,7 +79,7 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 		return "", nil, d.FieldErrorf("name", "name must be 1–64 letters, digits, spaces or ._@-")
 	}
 	if !in.Role.Valid() {
-		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: admin, policy-admin, requester, reader)", in.Role)
+		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: admin, policy-admin, requester, reader, auditor)", in.Role)
 	}
 	ttl, err := optionalDuration(in.TTL, "ttl")
 	if err != nil {

@@ -1,0 +1,211 @@
+package drawbridge
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Scope says where a role applies: everywhere ("*"), one machine
+// ("machine:mch_…"), or every machine whose labels match a selector
+// ("selector:env=prod,team=db").
+type Scope string
+
+// ScopeAll is the scope that covers everything.
+const ScopeAll Scope = "*"
+
+// ParseScope reads "*", "machine:<machine ID>" or "selector:<selector>" (a
+// bare selector "env=prod" is accepted too) and returns its canonical form.
+// Machine names are resolved to IDs by the caller before this.
+func ParseScope(s string) (Scope, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" || s == "*":
+		return ScopeAll, nil
+	case strings.HasPrefix(s, "machine:"):
+		id := strings.TrimPrefix(s, "machine:")
+		if !ValidID(id, MachinePrefix) {
+			return "", FieldErrorf("scope", "scope %q: want machine:<machine ID>", s)
+		}
+		return Scope(s), nil
+	}
+	sel, err := ParseSelector(strings.TrimPrefix(s, "selector:"))
+	if err != nil {
+		return "", FieldErrorf("scope", "scope %q: want *, machine:<ID> or a label selector such as env=prod: %v", s, err)
+	}
+	return Scope("selector:" + sel.String()), nil
+}
+
+// Matches reports whether the scope covers machine m. A nil machine (an
+// action not about any machine) is covered only by "*".
+func (sc Scope) Matches(m *Machine) bool {
+	if sc == ScopeAll {
+		return true
+	}
+	if m == nil {
+		return false
+	}
+	if id, ok := strings.CutPrefix(string(sc), "machine:"); ok {
+		return MachineID(id) == m.ID
+	}
+	if s, ok := strings.CutPrefix(string(sc), "selector:"); ok {
+		sel, err := ParseSelector(s)
+		return err == nil && sel.Matches(m.Labels)
+	}
+	return false
+}
+
+// LabelTerm is one key=value requirement of a selector.
+type LabelTerm struct{ Key, Value string }
+
+// Selector is a set of label requirements, all of which must hold.
+// Canonical form: terms sorted by key, "k=v,k2=v2".
+type Selector []LabelTerm
+
+// ParseSelector reads "env=prod,team=db". Keys may appear once; at least one
+// term is required.
+func ParseSelector(s string) (Selector, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("empty selector")
+	}
+	var sel Selector
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || !labelKeyRE.MatchString(k) || !labelValueRE.MatchString(v) {
+			return nil, fmt.Errorf("invalid selector term %q: want key=value", part)
+		}
+		if slices.ContainsFunc(sel, func(t LabelTerm) bool { return t.Key == k }) {
+			return nil, fmt.Errorf("label %q appears twice in the selector", k)
+		}
+		sel = append(sel, LabelTerm{k, v})
+	}
+	if len(sel) > 16 {
+		return nil, fmt.Errorf("at most 16 terms in a selector")
+	}
+	slices.SortFunc(sel, func(a, b LabelTerm) int { return strings.Compare(a.Key, b.Key) })
+	return sel, nil
+}
+
+// String returns the canonical form.
+func (sel Selector) String() string {
+	parts := make([]string, len(sel))
+	for i, t := range sel {
+		parts[i] = t.Key + "=" + t.Value
+	}
+	return strings.Join(parts, ",")
+}
+
+// Matches reports whether labels satisfy every term.
+func (sel Selector) Matches(labels map[string]string) bool {
+	for _, t := range sel {
+		if v, ok := labels[t.Key]; !ok || v != t.Value {
+			return false
+		}
+	}
+	return len(sel) > 0
+}
+
+// Overlaps reports whether some set of labels could match both selectors:
+// true unless they require different values for the same key.
+func (sel Selector) Overlaps(o Selector) bool {
+	for _, t := range sel {
+		for _, u := range o {
+			if t.Key == u.Key && t.Value != u.Value {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Grant is a set of actions at a scope: one role binding, resolved.
+type Grant struct {
+	Role    Role     `json:"role"`
+	Actions []Action `json:"actions"`
+	Scope   Scope    `json:"scope"`
+}
+
+// Allowed reports whether the actor may perform act on machine m (nil for
+// actions that concern no machine, which need a grant at scope "*").
+func (a Actor) Allowed(act Action, m *Machine) bool {
+	if a.Kind == ActorSystem {
+		return true
+	}
+	for _, g := range a.Grants {
+		if slices.Contains(g.Actions, act) && g.Scope.Matches(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowedSomewhere reports whether the actor has act at any scope; lists use
+// it, then filter each item with Allowed.
+func (a Actor) AllowedSomewhere(act Action) bool {
+	if a.Kind == ActorSystem {
+		return true
+	}
+	for _, g := range a.Grants {
+		if slices.Contains(g.Actions, act) {
+			return true
+		}
+	}
+	return false
+}
+
+// Binding gives a subject a role at a scope. Subjects: "user:<name>",
+// "group:<name>" (from the identity provider) or "token:<token ID>".
+type Binding struct {
+	ID        string    `json:"id"`
+	Subject   string    `json:"subject"`
+	Role      Role      `json:"role"`
+	Scope     Scope     `json:"scope"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+}
+
+// BindingPrefix prefixes binding IDs.
+const BindingPrefix = "bnd_"
+
+var subjectRE = regexp.MustCompile(`^(user|group):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+
+// ValidateSubject checks a binding subject.
+func ValidateSubject(s string) error {
+	if !subjectRE.MatchString(s) {
+		return FieldErrorf("subject", "subject %q: want user:<name>, group:<name> or token:<token ID>", s)
+	}
+	return nil
+}
+
+// CustomRole is a role defined by an admin as a list of actions.
+type CustomRole struct {
+	Name      Role      `json:"name"`
+	Actions   []Action  `json:"actions"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+}
+
+var roleNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,39}$`)
+
+// ValidateCustomRole checks a custom role: a new name (not a built-in) and
+// known actions.
+func ValidateCustomRole(r CustomRole) error {
+	if !roleNameRE.MatchString(string(r.Name)) {
+		return FieldErrorf("name", "role name %q: want 2–40 lowercase letters, digits or '-'", r.Name)
+	}
+	if r.Name.Valid() {
+		return FieldErrorf("name", "%q is a built-in role", r.Name)
+	}
+	if len(r.Actions) == 0 {
+		return FieldErrorf("actions", "a role needs at least one action")
+	}
+	for i, a := range r.Actions {
+		if !slices.Contains(AllActions(), a) {
+			return FieldErrorf(fmt.Sprintf("actions[%d]", i), "unknown action %q", a)
+		}
+	}
+	return nil
+}
