@@ -7,9 +7,36 @@ import "time"
 // PolicyInput sets a machine's policy. Nil Enabled keeps the current value
 // (true for a new policy); nil Rules keeps the current rules (Azure's
 // defaults for a new policy).
+//
+// Nil Approval, Justification and Limits keep the current settings (the
+// defaults for a new policy: automatic approval, optional justification,
+// no limits). Selector is used only by the selector-policy route.
 type PolicyInput struct {
-	Enabled *bool       `json:"enabled,omitempty"`
-	Rules   []RuleInput `json:"rules,omitempty"`
+	Selector      string             `json:"selector,omitempty"`
+	Enabled       *bool              `json:"enabled,omitempty"`
+	Rules         []RuleInput        `json:"rules,omitempty"`
+	Approval      *ApprovalInput     `json:"approval,omitempty"`
+	Justification *JustificationRule `json:"justification,omitempty"`
+	Limits        *Limits            `json:"limits,omitempty"`
+}
+
+// ApprovalInput is an approval rule as the API receives it.
+type ApprovalInput struct {
+	Mode       ApprovalMode    `json:"mode"`
+	Levels     []ApprovalLevel `json:"levels,omitempty"`
+	PendingTTL string          `json:"pending_ttl,omitempty"` // default 1h
+	Extensions ApprovalMode    `json:"extensions,omitempty"`  // default manual
+}
+
+// DecisionInput approves or denies a request (or its pending extension).
+type DecisionInput struct {
+	Reason string `json:"reason,omitempty"` // required to deny
+}
+
+// ExtendInput asks for more time on an active request.
+type ExtendInput struct {
+	By     string `json:"by"` // e.g. 30m
+	Reason string `json:"reason,omitempty"`
 }
 
 // RuleInput is a port rule as the API receives it.
@@ -18,6 +45,7 @@ type RuleInput struct {
 	Protocol       Protocol `json:"protocol,omitempty"`        // default tcp
 	AllowedSources []string `json:"allowed_sources,omitempty"` // default ["*"]
 	MaxDuration    string   `json:"max_duration,omitempty"`    // default 3h (capped by the server)
+	IdleTimeout    string   `json:"idle_timeout,omitempty"`    // revoke a grant with no traffic this long; default none
 }
 
 // RequestInput is an access request as the API receives it.
@@ -49,9 +77,10 @@ type RevokeInput struct {
 
 // TokenInput describes a new API token.
 type TokenInput struct {
-	Name string `json:"name"`
-	Role Role   `json:"role"`
-	TTL  string `json:"ttl,omitempty"` // empty: no expiry
+	Name  string `json:"name"`
+	Role  Role   `json:"role"`
+	Scope string `json:"scope,omitempty"` // where the role applies: *, machine:<name or ID>, or a label selector; default *
+	TTL   string `json:"ttl,omitempty"`   // empty: no expiry
 }
 
 // JoinTokenInput describes a new agent join token.
@@ -97,4 +126,31 @@ type MachineView struct {
 	Online       bool          `json:"online"`
 	Policy       *Policy       `json:"policy,omitempty"`
 	ActiveGrants int           `json:"active_grants"`
+	// As Azure's Configured tab: approved requests created in the last 7
+	// days, the latest grant confirmed in the kernel, and who asked for it.
+	ApprovedLast7d int       `json:"approved_requests_7d"`
+	LastAccess     time.Time `json:"last_access,omitzero"`
+	LastUser       string    `json:"last_user,omitempty"`
+}
+
+// BindingInput binds a subject to a role at a scope.
+type BindingInput struct {
+	Subject string `json:"subject"` // user:<name>, group:<name> or token:<token ID>
+	Role    Role   `json:"role"`
+	Scope   string `json:"scope,omitempty"` // *, machine:<name or ID>, or a label selector such as env=prod; default *
+}
+
+// LabelsInput changes a machine's labels: Set adds or replaces, Remove deletes.
+type LabelsInput struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// DryRunResult is what a request would open, without opening anything.
+type DryRunResult struct {
+	Targets       []Target     `json:"targets"`
+	Duration      Duration     `json:"duration"`
+	End           time.Time    `json:"end,omitzero"` // when it would close (automatic approval)
+	NeedsApproval bool         `json:"needs_approval"`
+	Approval      ApprovalRule `json:"approval"`
 }

@@ -17,6 +17,11 @@ type Event struct {
 	Reason      string    `json:"reason,omitempty"` // justification, error, or why
 	RequestID   RequestID `json:"request_id,omitempty"`
 	Details     string    `json:"details,omitempty"` // JSON object with action-specific facts
+	// PrevHash and Hash chain the log: Hash is SHA-256 over PrevHash and a
+	// canonical encoding of every field above (lowercase hex; see
+	// internal/audit). Set by the store when the event is appended.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // Audit actions. The list only grows.
@@ -24,6 +29,7 @@ const (
 	EvPolicySet          = "policy.set"
 	EvPolicyEnabled      = "policy.enabled"
 	EvPolicyDisabled     = "policy.disabled"
+	EvPolicyDeleted      = "policy.deleted"
 	EvRequestCreated     = "request.created"
 	EvRequestApplied     = "request.applied"
 	EvRequestExpired     = "request.expired"
@@ -38,6 +44,16 @@ const (
 	EvMachineRenewed     = "machine.certificate_renewed"
 	EvMachineApplyFailed = "machine.apply_failed"
 	EvMachineDeleted     = "machine.deleted"
+	EvMachineRelabelled  = "machine.relabelled"
+	EvSignIn             = "auth.signin"
+	EvBindingCreated     = "binding.created"
+	EvBindingDeleted     = "binding.deleted"
+	EvRoleCreated        = "role.created"
+	EvRoleDeleted        = "role.deleted"
+	EvRequestApproved    = "request.approved"
+	EvRequestDenied      = "request.denied"
+	EvRequestExtended    = "request.extended"
+	EvRequestDone        = "request.done"
 )
 
 // Results.

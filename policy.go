@@ -14,16 +14,125 @@ type PortRule struct {
 	Protocol       Protocol `json:"protocol"`
 	AllowedSources []string `json:"allowed_sources"` // canonical prefixes, or "*" for any
 	MaxDuration    Duration `json:"max_duration"`
+	IdleTimeout    Duration `json:"idle_timeout,omitzero"` // revoke a grant idle this long; 0: never
 }
 
 // Policy is a machine's JIT policy. While Enabled, its ports are closed to
 // new inbound connections except for active grants.
+//
+// A policy targets one machine (MachineID) or every machine whose labels
+// match Selector. A machine's own policy wins over selector policies; among
+// selector policies the one with more terms wins, and two overlapping
+// selectors with as many terms are refused when written.
 type Policy struct {
-	MachineID MachineID  `json:"machine_id"`
-	Enabled   bool       `json:"enabled"`
-	Rules     []PortRule `json:"rules"`
-	UpdatedAt time.Time  `json:"updated_at"`
-	UpdatedBy string     `json:"updated_by"`
+	ID            string            `json:"id,omitempty"` // selector policies: "pol_…"
+	MachineID     MachineID         `json:"machine_id,omitempty"`
+	Selector      string            `json:"selector,omitempty"` // canonical label selector
+	Enabled       bool              `json:"enabled"`
+	Rules         []PortRule        `json:"rules"`
+	Approval      ApprovalRule      `json:"approval"`
+	Justification JustificationRule `json:"justification"`
+	Limits        Limits            `json:"limits"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+	UpdatedBy     string            `json:"updated_by"`
+}
+
+// PolicyPrefix prefixes selector policy IDs.
+const PolicyPrefix = "pol_"
+
+// Settings is the part of a policy besides its rules, stored as one value.
+type Settings struct {
+	Approval      ApprovalRule      `json:"approval"`
+	Justification JustificationRule `json:"justification"`
+	Limits        Limits            `json:"limits"`
+}
+
+// Settings returns p's approval, justification and limits.
+func (p *Policy) Settings() Settings {
+	return Settings{Approval: p.Approval, Justification: p.Justification, Limits: p.Limits}
+}
+
+// SetSettings sets p's approval, justification and limits.
+func (p *Policy) SetSettings(s Settings) {
+	p.Approval, p.Justification, p.Limits = s.Approval, s.Justification, s.Limits
+}
+
+// Target names what the policy covers: the machine ID or "selector:…".
+func (p *Policy) Target() string {
+	if p.Selector != "" {
+		return "selector:" + p.Selector
+	}
+	return string(p.MachineID)
+}
+
+// EffectivePolicy returns the policy that governs m: its own policy if it
+// has one (enabled or not: an explicit per-machine decision), else the
+// matching selector policy with the most terms, else nil. The result is a
+// copy with MachineID set to m.
+func EffectivePolicy(m *Machine, own *Policy, selectors []Policy) *Policy {
+	if own != nil {
+		c := *own
+		return &c
+	}
+	var best *Policy
+	bestTerms := 0
+	for i := range selectors {
+		sel, err := ParseSelector(selectors[i].Selector)
+		if err != nil || !sel.Matches(m.Labels) {
+			continue
+		}
+		if len(sel) > bestTerms || len(sel) == bestTerms && best != nil && selectors[i].Selector < best.Selector {
+			best, bestTerms = &selectors[i], len(sel)
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	c := *best
+	c.MachineID = m.ID
+	return &c
+}
+
+// CheckSelectorConflict refuses a selector policy that overlaps another
+// with the same number of terms: neither would be more specific.
+func CheckSelectorConflict(sel Selector, others []Policy, selfID string) error {
+	for _, o := range others {
+		if o.ID == selfID {
+			continue
+		}
+		os, err := ParseSelector(o.Selector)
+		if err != nil {
+			continue
+		}
+		if len(os) == len(sel) && os.Overlaps(sel) {
+			return FieldErrorf("selector", "selector %s overlaps the policy for %s with as many terms; make one more specific (add a label term) so precedence is clear", sel, o.Selector)
+		}
+	}
+	return nil
+}
+
+// CheckLimitsAgainstRules refuses "*" sources when the limits deny them.
+func CheckLimitsAgainstRules(l Limits, rules []PortRule) error {
+	if !l.DenyAnySource {
+		return nil
+	}
+	for i, r := range rules {
+		for _, s := range r.AllowedSources {
+			if s == AnySource || s == "0.0.0.0/0" || s == "::/0" {
+				return FieldErrorf(fmt.Sprintf("rules[%d].allowed_sources", i), "this policy denies any-source access (limits.deny_any_source); list specific prefixes")
+			}
+		}
+	}
+	return nil
+}
+
+// WideSource reports whether a request source is wider than /16 (IPv4) or
+// /48 (IPv6), which limits.deny_any_source refuses.
+func WideSource(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() < 16
+	}
+	return p.Bits() < 48
 }
 
 // Defaults follow Azure's: SSH on Linux, RDP on Windows, three hours, any source.
@@ -52,6 +161,7 @@ func DefaultRules(os string, serverCap time.Duration) []PortRule {
 // NormalizeRules validates rules and returns them in canonical form: allowed
 // sources canonical, deduplicated and sorted ("*" alone if present), an empty
 // source list meaning "*", a zero max duration meaning the default (capped),
+// an idle timeout either 0 (none) or from MinDuration to the max duration,
 // rules sorted by port. Errors are Invalid and name the field ("rules[1].port").
 func NormalizeRules(rules []PortRule, serverCap time.Duration) ([]PortRule, error) {
 	if len(rules) == 0 {
@@ -87,6 +197,9 @@ func NormalizeRules(rules []PortRule, serverCap time.Duration) ([]PortRule, erro
 		}
 		if r.MaxDuration.Std() < MinDuration || r.MaxDuration.Std() > serverCap {
 			return nil, FieldErrorf(field+".max_duration", "max duration must be from %s to %s", Duration(MinDuration), Duration(serverCap))
+		}
+		if r.IdleTimeout != 0 && (r.IdleTimeout.Std() < MinDuration || r.IdleTimeout > r.MaxDuration) {
+			return nil, FieldErrorf(field+".idle_timeout", "idle timeout must be from %s to the max duration (%s), or 0 for none", Duration(MinDuration), r.MaxDuration)
 		}
 		out = append(out, r)
 	}

@@ -43,6 +43,11 @@ type Request struct {
 	End           time.Time `json:"end"`
 	Status        Status    `json:"status"` // aggregate of the targets' statuses
 	Targets       []Target  `json:"targets"`
+
+	Approval     ApprovalRule `json:"approval"`               // the requirement it was created under
+	PendingUntil time.Time    `json:"pending_until,omitzero"` // pending: expires unless approved by then
+	Approvals    []Approval   `json:"approvals,omitempty"`    // decisions so far
+	ExtendBy     Duration     `json:"extend_by,omitzero"`     // an extension waiting for approval
 }
 
 // Target is one machine × port × source of a request, with its own status.
@@ -63,6 +68,7 @@ type Target struct {
 	ApplyLatency Duration     `json:"apply_latency,omitzero"` // from request (or approval) to confirmation
 	Terminate    bool         `json:"terminate,omitempty"`    // revoked with --terminate: cut established flows
 	TerminatedAt time.Time    `json:"terminated_at,omitzero"`
+	Usage        *Usage       `json:"usage,omitempty"` // traffic counted while open; nil until the agent reports
 }
 
 // AggregateStatus summarises target statuses into the request's status: the
@@ -110,6 +116,35 @@ func (t *Target) Applied(version int64, now, requested time.Time) bool {
 	t.Status, t.Reason = StatusActive, ""
 	t.AppliedAt = now
 	t.ApplyLatency = Duration(now.Sub(requested))
+	return true
+}
+
+// Activate moves a pending (or approved) target to applying with its end
+// time, once the request's final approval came. It reports whether anything
+// changed.
+func (t *Target) Activate(end time.Time, version int64) bool {
+	if t.Status != StatusPending && t.Status != StatusApproved {
+		return false
+	}
+	t.Status, t.Reason, t.End, t.Version = StatusApplying, "", end, version
+	return true
+}
+
+// Deny ends a pending target with reason.
+func (t *Target) Deny(reason string) bool {
+	if t.Status != StatusPending {
+		return false
+	}
+	t.Status, t.Reason = StatusDenied, reason
+	return true
+}
+
+// ExpirePending ends a pending target whose approval did not come in time.
+func (t *Target) ExpirePending(reason string) bool {
+	if t.Status != StatusPending {
+		return false
+	}
+	t.Status, t.Reason = StatusExpired, reason
 	return true
 }
 

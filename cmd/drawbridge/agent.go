@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ type agentFlags struct {
 	labels                                  []string
 	cleanup                                 bool
 	logLevel                                string
+	usageInterval                           time.Duration
 }
 
 func newAgentCmd(e *env) *cobra.Command {
@@ -46,6 +48,7 @@ Grants close in the kernel at their end time even if the agent is stopped.
 	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/drawbridge-agent", "directory for the agent's key and certificate")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "remove Drawbridge's nftables table from this host and exit")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.DurationVar(&f.usageInterval, "usage-interval", 5*time.Second, "how often to read the grants' traffic counters and report what changed (the precision of \"last used\" and of idle close)")
 	return cmd
 }
 
@@ -72,7 +75,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags) error {
 	}
 	a := agent.New(agent.Config{
 		Server: f.server, JoinToken: f.joinToken, CAPin: f.caPin, Name: f.name, Labels: labels,
-		DataDir: f.dataDir, Version: version,
+		DataDir: f.dataDir, Version: version, UsageInterval: f.usageInterval,
 	}, log, fw, func(ctx context.Context) d.Inventory { return collectInventory(ctx, log) })
 	return a.Run(ctx)
 }

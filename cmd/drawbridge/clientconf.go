@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,23 +19,35 @@ import (
 type clientFlags struct {
 	addr, token, cacert string
 	output              string
+	tokenFile           string   // the session token saved by `drawbridge login` (login.go)
+	noToken             bool     // the command needs no credentials (login)
+	extraOutputs        []string // output formats beyond table and json (audit: csv, jsonl)
+	streaming           bool     // no overall timeout: the command reads a long stream (audit exports)
 }
 
 func addClientFlags(cmd *cobra.Command) *clientFlags {
 	f := &clientFlags{}
 	cmd.Flags().StringVar(&f.addr, "addr", "", "server address, https://host:port (env DRAWBRIDGE_ADDR)")
 	cmd.Flags().StringVar(&f.token, "token", "", "API token (env DRAWBRIDGE_TOKEN)")
+	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "session token saved by \"drawbridge login\", used when --token is not set (default: the user config dir's drawbridge/token; env DRAWBRIDGE_TOKEN_FILE)")
 	cmd.Flags().StringVar(&f.cacert, "cacert", "", "CA certificate file of the server, DATA_DIR/ca.pem (env DRAWBRIDGE_CACERT)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	return f
 }
 
 func (f *clientFlags) client() (*client.Client, error) {
-	if f.output != "table" && f.output != "json" {
+	if f.output != "table" && f.output != "json" && !slices.Contains(f.extraOutputs, f.output) {
 		return nil, fmt.Errorf("--output must be table or json, not %q", f.output)
 	}
-	if f.token == "" {
-		return nil, fmt.Errorf("no API token: set --token or DRAWBRIDGE_TOKEN (the first admin token is in the server's DATA_DIR/admin.token)")
+	if f.token == "" && !f.noToken {
+		tok, err := readSavedToken(f.tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		if tok == "" {
+			return nil, fmt.Errorf("no API token: set --token or DRAWBRIDGE_TOKEN, or sign in with `drawbridge login` (the first admin token is in the server's DATA_DIR/admin.token)")
+		}
+		f.token = tok
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.cacert != "" {
@@ -45,6 +58,9 @@ func (f *clientFlags) client() (*client.Client, error) {
 		tc.RootCAs = pool
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+	if f.streaming {
+		hc.Timeout = 0 // the command's context bounds it; an export may take long
+	}
 	return client.New(f.addr, f.token, hc)
 }
 

@@ -32,13 +32,17 @@ func newMachinesCmd(e *env) *cobra.Command {
 		}
 		now := time.Now()
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATUS\tPORTS\tGRANTS\tONLINE\tLAST SEEN\tID\tREASON")
+		fmt.Fprintln(tw, "NAME\tSTATUS\tPORTS\tGRANTS\tAPPROVED 7D\tLAST ACCESS\tLAST USER\tONLINE\tLAST SEEN\tID\tREASON")
 		for _, m := range ms {
 			online := "no"
 			if m.Online {
 				online = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.Name, statusNames[m.Status], rulesSummary(m.Policy), m.ActiveGrants, online, ago(now, m.LastSeen), m.ID, m.StatusReason)
+			lastAccess := "never"
+			if !m.LastAccess.IsZero() {
+				lastAccess = ts8601(m.LastAccess)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, statusNames[m.Status], rulesSummary(m.Policy), m.ActiveGrants, m.ApprovedLast7d, lastAccess, orDash(m.LastUser), online, ago(now, m.LastSeen), m.ID, m.StatusReason)
 		}
 		return tw.Flush()
 	}

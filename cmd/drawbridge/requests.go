@@ -49,10 +49,10 @@ func newRequestsCmd(e *env) *cobra.Command {
 			return printJSON(e.stdout, rs)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "REQUEST\tSTATUS\tREQUESTER\tMACHINE\tPORT\tSOURCE\tEND\tREASON")
+		fmt.Fprintln(tw, "REQUEST\tSTATUS\tREQUESTER\tMACHINE\tPORT\tSOURCE\tEND\tUSED\tREASON")
 		for _, r := range rs {
 			for _, t := range r.Targets {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", r.ID, t.Status, r.RequesterName, t.MachineName, t.Port, t.Protocol, t.Source, ts8601(t.End), t.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\t%s\n", r.ID, t.Status, r.RequesterName, t.MachineName, t.Port, t.Protocol, t.Source, ts8601(t.End), usedColumn(t), t.Reason)
 			}
 		}
 		return tw.Flush()
@@ -88,4 +88,16 @@ func newRevokeCmd(e *env) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// usedColumn is the USED column of the request list: the bytes counted, "no"
+// for an open or ended grant with no traffic, "-" for one that never opened.
+func usedColumn(t d.Target) string {
+	switch {
+	case t.Usage.Used():
+		return d.FormatBytes(t.Usage.Bytes)
+	case t.AppliedAt.IsZero() && t.Usage == nil:
+		return "-"
+	}
+	return "no"
 }

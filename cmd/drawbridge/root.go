@@ -19,11 +19,18 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	openBrowser    func(ctx context.Context, url string) error // login: show url to the user (xdg-open); tests fake it
+	execve         func(argv []string) error                   // ssh/exec: replace this process with argv; tests fake it
 }
 
 // run builds the command tree, runs it and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	return runEnv(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, openBrowser: openBrowser, execve: execProcess}, args)
+}
+
+// runEnv is run with every dependency given: tests call it with fakes.
+func runEnv(ctx context.Context, e *env, args []string) int {
+	stdin, stdout, stderr := e.stdin, e.stdout, e.stderr
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -63,7 +70,8 @@ them on request, for the requester's address only, for a bounded time. The
 kernel closes them at the end time, even if Drawbridge itself is down.
 
 Client commands find the server and credentials in --addr, --token and
---cacert, or in DRAWBRIDGE_ADDR, DRAWBRIDGE_TOKEN and DRAWBRIDGE_CACERT.`,
+--cacert, or in DRAWBRIDGE_ADDR, DRAWBRIDGE_TOKEN and DRAWBRIDGE_CACERT.
+Without a token they use the session saved by "drawbridge login".`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
@@ -81,7 +89,20 @@ Client commands find the server and credentials in --addr, --token and
 		newRequestCmd(e),
 		newRequestsCmd(e),
 		newRevokeCmd(e),
+		newDoneCmd(e),
+		newExtendCmd(e),
+		newApprovalsCmd(e),
+		newApproveCmd(e),
+		newDenyCmd(e),
+		newSSHCmd(e),
+		newExecCmd(e),
+		newLabelCmd(e),
+		newBindingCmd(e),
+		newRoleCmd(e),
 		newWhoamiCmd(e),
+		newAuditCmd(e),
+		newLoginCmd(e),
+		newLogoutCmd(e),
 		newVersionCmd(e),
 	)
 	return root

@@ -29,6 +29,8 @@ type serverFlags struct {
 	maxDuration               string
 	agentTimeout, offline     time.Duration
 	logLevel                  string
+	oidc                      oidcFlags  // server_oidc.go
+	audit                     auditFlags // server_audit.go
 }
 
 func newServerCmd(e *env) *cobra.Command {
@@ -57,6 +59,8 @@ in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
 	fl.DurationVar(&f.agentTimeout, "agent-timeout", 20*time.Second, "an agent silent this long counts as offline (--wait fails at once)")
 	fl.DurationVar(&f.offline, "offline-after", 10*time.Minute, "an agent silent this long makes its machine Unsupported")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.oidc.register(fl)
+	f.audit.register(fl)
 	return cmd
 }
 
@@ -71,6 +75,9 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	log, err := newLogger(e.stderr, f.logLevel)
 	if err != nil {
+		return err
+	}
+	if err := f.audit.check(); err != nil {
 		return err
 	}
 	maxDur, err := d.ParseDuration(f.maxDuration)
@@ -124,7 +131,17 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		}
 	}
 
+	verifier, err := f.oidc.verifier(ctx, log)
+	if err != nil {
+		return err
+	}
+	cookieKey, err := loadOrCreateKey(filepath.Join(f.dataDir, "cookie.key"))
+	if err != nil {
+		return fmt.Errorf("cookie key: %w", err)
+	}
 	handler := web.New(svc, log, web.Options{
+		OIDC:           verifier,
+		CookieKey:      cookieKey,
 		TrustedProxies: trusted,
 		Metrics:        metrics,
 		Ready:          db.Ping,
@@ -160,6 +177,8 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
+	wg.Go(func() { svc.RunIdleClose(ctx, time.Second) })
+	f.audit.start(ctx, &wg, svc, f.dataDir, log)
 	wg.Go(func() {
 		<-ctx.Done()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -52,7 +52,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 func newTokenCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation"}
 
-	var name, role, ttl string
+	var name, role, ttl, scope string
 	create := &cobra.Command{
 		Use:     "create",
 		Short:   "Create an API token (shown once)",
@@ -63,12 +63,13 @@ func newTokenCmd(e *env) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
 	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester, reader or auditor")
 	create.Flags().StringVar(&ttl, "ttl", "", "expiry, e.g. 720h (default: never)")
+	create.Flags().StringVar(&scope, "scope", "*", "where the role applies: *, machine:<name>, or a label selector such as env=dev")
 	create.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client()
 		if err != nil {
 			return err
 		}
-		tok, info, err := c.TokenCreate(cmd.Context(), d.TokenInput{Name: name, Role: d.Role(role), TTL: ttl})
+		tok, info, err := c.TokenCreate(cmd.Context(), d.TokenInput{Name: name, Role: d.Role(role), TTL: ttl, Scope: scope})
 		if err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func newTokenCmd(e *env) *cobra.Command {
 			return printJSON(e.stdout, map[string]any{"token": tok, "info": info})
 		}
 		fmt.Fprintf(e.stdout, "%s\n", tok)
-		fmt.Fprintf(e.stderr, "token %s for %q with role %s (shown once; store it now)\n", info.ID, info.Name, info.Role)
+		fmt.Fprintf(e.stderr, "token %s for %q with role %s at scope %s (shown once; store it now)\n", info.ID, info.Name, info.Role, info.Scope)
 		return nil
 	}
 
@@ -138,7 +139,22 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		for i, x := range acts {
 			s[i] = string(x)
 		}
-		fmt.Fprintf(e.stdout, "%s (%s, role %s) from %s\nactions: %s\n", a.Name, a.Subject(), a.Role, a.Source, strings.Join(s, ", "))
+		role := ""
+		if a.Role != "" {
+			role = ", role " + string(a.Role)
+		}
+		fmt.Fprintf(e.stdout, "%s (%s%s) from %s\n", a.Name, a.Subject(), role, a.Source)
+		if len(a.Groups) > 0 {
+			fmt.Fprintf(e.stdout, "groups: %s\n", strings.Join(a.Groups, ", "))
+		}
+		if len(a.Grants) > 0 {
+			gs := make([]string, len(a.Grants))
+			for i, g := range a.Grants {
+				gs[i] = string(g.Role) + " at " + string(g.Scope)
+			}
+			fmt.Fprintf(e.stdout, "grants: %s\n", strings.Join(gs, ", "))
+		}
+		fmt.Fprintf(e.stdout, "actions: %s\n", strings.Join(s, ", "))
 		return nil
 	}
 	return cmd

@@ -23,11 +23,13 @@ import (
 )
 
 // Enforcer is what the agent needs from the kernel: make the table match a
-// state, and cut established flows. *firewall.Firewall implements it.
+// state, cut established flows, and read the allow elements' traffic
+// counters. *firewall.Firewall implements it.
 type Enforcer interface {
 	Apply(firewall.State) (firewall.Stats, error)
 	Terminate(src netip.Prefix, proto firewall.Protocol, port uint16) (int, error)
 	Installed() (bool, error)
+	Counters() ([]firewall.Counter, error)
 }
 
 // Config configures an agent.
@@ -42,6 +44,7 @@ type Config struct {
 	WatchWait         time.Duration // long-poll wait (default 30s)
 	RepairInterval    time.Duration // re-apply period, repairs drift (default 2s)
 	InventoryInterval time.Duration // inventory report period (default 1m)
+	UsageInterval     time.Duration // traffic counter reading period (default 5s)
 	Version           string        // agent version, reported in the inventory
 }
 
@@ -59,6 +62,7 @@ type Agent struct {
 	state      *d.DesiredState
 	receivedAt time.Time // monotonic: when state arrived
 	terminated map[d.TargetID]bool
+	usage      *usageTracker
 }
 
 // New returns an agent. inventory collects the host's inventory.
@@ -72,7 +76,10 @@ func New(cfg Config, log *slog.Logger, fw Enforcer, inventory func(context.Conte
 	if cfg.InventoryInterval == 0 {
 		cfg.InventoryInterval = time.Minute
 	}
-	return &Agent{cfg: cfg, log: log, fw: fw, inventory: inventory, terminated: map[d.TargetID]bool{}}
+	if cfg.UsageInterval <= 0 {
+		cfg.UsageInterval = 5 * time.Second
+	}
+	return &Agent{cfg: cfg, log: log, fw: fw, inventory: inventory, terminated: map[d.TargetID]bool{}, usage: newUsageTracker()}
 }
 
 // MachineID returns the enrolled machine's ID ("" before enrollment).
@@ -91,8 +98,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent running", "machine", a.creds.id.MachineID, "name", a.creds.id.Name, "server", a.creds.id.Server)
 	a.restoreProtected()
+	a.mu.Lock()
+	a.readUsage() // the baseline: what is counted already belongs to earlier runs
+	a.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.repairLoop(ctx) })
+	wg.Go(func() { a.usageLoop(ctx) })
 	wg.Go(func() { a.inventoryLoop(ctx) })
 	wg.Go(func() { a.renewLoop(ctx) })
 	a.watchLoop(ctx)
@@ -199,6 +210,9 @@ func (a *Agent) watchLoop(ctx context.Context) {
 // applyAndAck installs a new state and confirms it to the server.
 func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 	a.mu.Lock()
+	if changesGrants(a.state, ds) {
+		a.readUsage() // count what the elements about to go carried
+	}
 	a.state, a.receivedAt = ds, time.Now()
 	a.saveProtected(ds)
 	start := time.Now()
@@ -207,6 +221,9 @@ func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 	var cut []d.TargetID
 	if err == nil {
 		cut = a.terminate(ds)
+		if st.Replaced > 0 || st.Rebuilt {
+			a.readUsage() // replaced elements count from zero: take the new baseline now
+		}
 	}
 	a.mu.Unlock()
 	ack := d.AckInput{Version: ds.Version, Terminated: cut, ApplyTime: d.Duration(took)}
@@ -268,6 +285,9 @@ func (a *Agent) repairLoop(ctx context.Context) {
 				a.log.Error("repair", "err", err)
 			case st.Changed():
 				a.log.Warn("repaired drift in the drawbridge table", "added", st.Added, "removed", st.Removed, "replaced", st.Replaced, "rebuilt", st.Rebuilt)
+				if st.Replaced > 0 || st.Rebuilt {
+					a.readUsage() // new elements count from zero
+				}
 			}
 		}
 		a.mu.Unlock()

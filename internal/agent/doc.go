@@ -9,4 +9,9 @@
 // repairs drift in its table. When the server is unreachable it keeps the
 // kernel as it is: grants expire there on their own, so closing never
 // depends on the agent or the server.
+//
+// Every UsageInterval it also reads the traffic counters of the allow
+// elements, turns them into running totals per target (see usage.go), and
+// reports what changed, so the server can show whether a grant was used and
+// close idle ones.
 package agent

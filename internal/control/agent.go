@@ -194,10 +194,7 @@ func (s *Service) desired(ctx context.Context, id d.MachineID) (d.DesiredState, 
 		if err != nil {
 			return err
 		}
-		p, err := tx.Policy(id)
-		if d.ErrorKind(err) == d.NotFound {
-			p, err = nil, nil
-		}
+		p, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err
 		}

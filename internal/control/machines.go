@@ -9,8 +9,8 @@ import (
 
 // Machines lists machines with their status. Needs machines/read.
 func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, error) {
-	if err := s.require(a, d.ActMachinesRead); err != nil {
-		return nil, err
+	if !a.AllowedSomewhere(d.ActMachinesRead) {
+		return nil, forbidden(a, d.ActMachinesRead)
 	}
 	var out []d.MachineView
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -26,12 +26,24 @@ func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, err
 		for i := range ps {
 			byMachine[ps[i].MachineID] = &ps[i]
 		}
+		sels, err := tx.SelectorPolicies()
+		if err != nil {
+			return err
+		}
+		access, err := machinesAccess(tx, s.now())
+		if err != nil {
+			return err
+		}
 		out = make([]d.MachineView, 0, len(ms))
 		for i := range ms {
-			v, err := s.view(tx, &ms[i], byMachine[ms[i].ID])
+			if !a.Allowed(d.ActMachinesRead, &ms[i]) {
+				continue // outside the caller's scopes
+			}
+			v, err := s.view(tx, &ms[i], d.EffectivePolicy(&ms[i], byMachine[ms[i].ID], sels))
 			if err != nil {
 				return err
 			}
+			withAccess(&v, access[ms[i].ID])
 			out = append(out, v)
 		}
 		return nil
@@ -41,8 +53,8 @@ func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, err
 
 // Machine returns one machine by name or ID. Needs machines/read.
 func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.MachineView, error) {
-	if err := s.require(a, d.ActMachinesRead); err != nil {
-		return nil, err
+	if !a.AllowedSomewhere(d.ActMachinesRead) {
+		return nil, forbidden(a, d.ActMachinesRead)
 	}
 	var out d.MachineView
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -50,14 +62,18 @@ func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.Machin
 		if err != nil {
 			return err
 		}
-		p, err := tx.Policy(m.ID)
-		if d.ErrorKind(err) == d.NotFound {
-			p, err = nil, nil
+		if err := s.authorize(a, d.ActMachinesRead, m); err != nil {
+			return err
 		}
+		p, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err
 		}
-		out, err = s.view(tx, m, p)
+		if out, err = s.view(tx, m, p); err != nil {
+			return err
+		}
+		access, err := machinesAccess(tx, s.now())
+		withAccess(&out, access[m.ID])
 		return err
 	})
 	return &out, err

@@ -15,30 +15,22 @@ import (
 // policy disabled) are revoked in the same transaction, so disabling leaves
 // the machine as it was. Needs policies/write.
 func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.Policy, error) {
-	if err := s.require(a, d.ActPoliciesWrite); err != nil {
-		return nil, err
+	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
+		return nil, forbidden(a, d.ActPoliciesWrite)
 	}
-	var rules []d.PortRule
-	if in.Rules != nil {
-		raw := make([]d.PortRule, len(in.Rules))
-		for i, r := range in.Rules {
-			md, err := optionalDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i))
-			if err != nil {
-				return nil, err
-			}
-			raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md}
-		}
-		var err error
-		if rules, err = d.NormalizeRules(raw, s.cfg.ServerCap); err != nil {
-			return nil, err
-		}
+	rules, err := s.parseRules(in.Rules)
+	if err != nil {
+		return nil, err
 	}
 	var out *d.Policy
 	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		m, err := machineRef(tx, ref)
 		if err != nil {
+			return err
+		}
+		if err := s.authorize(a, d.ActPoliciesWrite, m); err != nil {
 			return err
 		}
 		old, err := tx.Policy(m.ID)
@@ -63,6 +55,19 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if in.Enabled != nil {
 			p.Enabled = *in.Enabled
 		}
+		var oldSettings *d.Settings
+		if old != nil {
+			st := old.Settings()
+			oldSettings = &st
+		}
+		st, err := s.buildSettings(oldSettings, in)
+		if err != nil {
+			return err
+		}
+		p.SetSettings(st)
+		if err := d.CheckLimitsAgainstRules(p.Limits, p.Rules); err != nil {
+			return err
+		}
 		if err := tx.PolicyPut(p); err != nil {
 			return err
 		}
@@ -73,7 +78,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		case !p.Enabled && old != nil && old.Enabled:
 			action = d.EvPolicyDisabled
 		}
-		if err := s.audit(tx, now, a, action, string(m.ID), "", "", map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules}); err != nil {
+		if err := s.audit(tx, now, a, action, string(m.ID), "", "", map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
 			return err
 		}
 		version, err := tx.MachineBumpVersion(m.ID)
@@ -100,6 +105,9 @@ func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.M
 	if err != nil {
 		return err
 	}
+	if err := tx.AttachUsage(ts); err != nil {
+		return err
+	}
 	var touched []d.RequestID
 	for i := range ts {
 		t := &ts[i]
@@ -120,7 +128,7 @@ func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.M
 		if err := tx.TargetUpdate(t); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvRequestRevoked, string(t.ID), reason, t.RequestID, nil); err != nil {
+		if err := s.audit(tx, now, a, d.EvRequestRevoked, string(t.ID), reason, t.RequestID, usageDetails(t)); err != nil {
 			return err
 		}
 		if !slices.Contains(touched, t.RequestID) {
@@ -135,10 +143,12 @@ func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.M
 	return nil
 }
 
-// Policy returns a machine's policy. NotFound if it has none. Needs policies/read.
+// Policy returns the policy that governs a machine (its own, else the most
+// specific matching selector policy). NotFound if none does. Needs
+// policies/read on the machine.
 func (s *Service) Policy(ctx context.Context, a d.Actor, ref string) (*d.Machine, *d.Policy, error) {
-	if err := s.require(a, d.ActPoliciesRead); err != nil {
-		return nil, nil, err
+	if !a.AllowedSomewhere(d.ActPoliciesRead) {
+		return nil, nil, forbidden(a, d.ActPoliciesRead)
 	}
 	var m *d.Machine
 	var p *d.Policy
@@ -147,25 +157,49 @@ func (s *Service) Policy(ctx context.Context, a d.Actor, ref string) (*d.Machine
 		if m, err = machineRef(tx, ref); err != nil {
 			return err
 		}
-		p, err = tx.Policy(m.ID)
-		if d.ErrorKind(err) == d.NotFound {
+		if err := s.authorize(a, d.ActPoliciesRead, m); err != nil {
+			return err
+		}
+		if p, err = effectivePolicy(tx, m); err != nil {
+			return err
+		}
+		if p == nil {
 			return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("machine %s has no JIT policy; enable one with `drawbridge policy enable %s`", m.Name, m.Name)}
 		}
-		return err
+		return nil
 	})
 	return m, p, err
 }
 
-// Policies lists all policies. Needs policies/read.
+// Policies lists machine policies the caller may read, then selector
+// policies (those need policies/read everywhere).
 func (s *Service) Policies(ctx context.Context, a d.Actor) ([]d.Policy, error) {
-	if err := s.require(a, d.ActPoliciesRead); err != nil {
-		return nil, err
+	if !a.AllowedSomewhere(d.ActPoliciesRead) {
+		return nil, forbidden(a, d.ActPoliciesRead)
 	}
-	var ps []d.Policy
+	var out []d.Policy
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		ps, err = tx.Policies()
-		return err
+		ps, err := tx.Policies()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			m, err := tx.Machine(p.MachineID)
+			if err != nil {
+				return err
+			}
+			if a.Allowed(d.ActPoliciesRead, m) {
+				out = append(out, p)
+			}
+		}
+		if a.Can(d.ActPoliciesRead) {
+			sels, err := tx.SelectorPolicies()
+			if err != nil {
+				return err
+			}
+			out = append(out, sels...)
+		}
+		return nil
 	})
-	return ps, err
+	return out, err
 }

@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -11,163 +10,42 @@ import (
 	"github.com/drawbridge/drawbridge/internal/store"
 )
 
-// RequestCreate checks a request against each machine's policy and, if every
-// target passes, records it and sends the grants to the agents; nothing is
-// applied when any target fails (the error names the field). With automatic
-// approval (the only mode in this version) the access window starts now.
-// Needs requests/initiate.
-func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInput) (*d.Request, error) {
-	if err := s.require(a, d.ActRequestsInitiate); err != nil {
-		return nil, err
+// canSee reports whether a may read request r: its own, or requests/read
+// on a machine it touches.
+func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {
+	if r.Requester == a.Subject() || a.Can(d.ActRequestsRead) {
+		return true, nil
 	}
-	if len(in.Targets) == 0 {
-		return nil, d.FieldErrorf("targets", "at least one machine is required")
+	if !a.AllowedSomewhere(d.ActRequestsRead) {
+		return false, nil
 	}
-	if err := d.CheckJustification(in.Justification); err != nil {
-		return nil, err
-	}
-	var defaultSource netip.Prefix
-	if in.Source != "" {
-		p, err := d.ParseSource(in.Source)
-		if err != nil {
-			return nil, d.FieldErrorf("source", "%v", err)
-		}
-		defaultSource = p
-	} else if a.Source.IsValid() {
-		defaultSource = netip.PrefixFrom(a.Source.Unmap(), a.Source.Unmap().BitLen())
-	}
-	var out *d.Request
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
-		r := &d.Request{
-			ID: d.NewRequestID(), Requester: a.Subject(), RequesterName: a.Name,
-			Justification: in.Justification, CreatedAt: now, Start: now, Status: d.StatusApplying,
-		}
-		type planned struct {
-			m      *d.Machine
-			specs  []d.TargetSpec
-			protos []d.Protocol
-		}
-		var plan []planned
-		maxAllowed := d.Duration(s.cfg.ServerCap)
-		seen := map[string]bool{}
-		count := 0
-		for i, mt := range in.Targets {
-			field := fmt.Sprintf("targets[%d]", i)
-			m, err := machineRef(tx, mt.Machine)
-			if err != nil {
-				if e := d.AsError(err); e != nil && e.Field != "" {
-					return d.WithField(err, field) // machineRef names its field "machine" already
-				}
-				return d.WithField(err, field+".machine")
-			}
-			if seen[string(m.ID)] {
-				return d.FieldErrorf(field+".machine", "machine %s is listed twice", m.Name)
-			}
-			seen[string(m.ID)] = true
-			p, err := tx.Policy(m.ID)
-			if d.ErrorKind(err) == d.NotFound {
-				p, err = nil, nil
-			}
-			if err != nil {
-				return err
-			}
-			if p == nil || !p.Enabled {
-				// Checked here, not only in CheckTarget, so the field is the
-				// machine's ("targets[0].machine"), not a port's.
-				return &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
-			}
-			if len(mt.Ports) == 0 {
-				return d.FieldErrorf(field+".ports", "at least one port is required")
-			}
-			pl := planned{m: m}
-			for j, pt := range mt.Ports {
-				pfield := fmt.Sprintf("%s.ports[%d]", field, j)
-				if count++; count > d.MaxTargets {
-					return d.FieldErrorf("targets", "at most %d ports per request", d.MaxTargets)
-				}
-				src := defaultSource
-				if pt.Source != "" {
-					if src, err = d.ParseSource(pt.Source); err != nil {
-						return d.FieldErrorf(pfield+".source", "%v", err)
-					}
-				}
-				if !src.IsValid() {
-					return d.FieldErrorf(pfield+".source", "source is required (the server could not tell the caller's address)")
-				}
-				spec := d.TargetSpec{Machine: m, Port: pt.Port, Protocol: pt.Protocol, Source: src}
-				if pt.Port == 0 {
-					return d.FieldErrorf(pfield+".port", "port must be from 1 to 65535")
-				}
-				proto, err := d.CheckTarget(p, spec, 0, pfield)
-				if err != nil {
-					return err
-				}
-				rule, _ := p.Rule(pt.Port, proto)
-				maxAllowed = min(maxAllowed, rule.MaxDuration)
-				for k, prev := range pl.specs {
-					if prev.Port == spec.Port && prev.Source == spec.Source && (pl.protos[k].Covers(proto) || proto.Covers(pl.protos[k])) {
-						return d.FieldErrorf(pfield+".port", "port %d is listed twice for %s", pt.Port, m.Name)
-					}
-				}
-				pl.specs = append(pl.specs, spec)
-				pl.protos = append(pl.protos, proto)
-			}
-			plan = append(plan, pl)
-		}
-		dur := d.Duration(min(s.cfg.DefaultDuration, maxAllowed.Std()))
-		if in.Duration != "" {
-			var err error
-			if dur, err = d.ParseDuration(in.Duration); err != nil {
-				return d.FieldErrorf("duration", "%v", err)
-			}
-			if err := d.CheckDuration(dur, s.cfg.ServerCap); err != nil {
-				return err
-			}
-			if dur > maxAllowed {
-				return d.FieldErrorf("duration", "duration %s exceeds the policy's maximum of %s for the ports asked for", dur, maxAllowed)
-			}
-		}
-		r.Duration = dur
-		r.End = now.Add(dur.Std())
-		for _, pl := range plan {
-			version, err := tx.MachineBumpVersion(pl.m.ID)
-			if err != nil {
-				return err
-			}
-			for k, spec := range pl.specs {
-				r.Targets = append(r.Targets, d.Target{
-					ID: d.NewTargetID(), RequestID: r.ID, MachineID: pl.m.ID, MachineName: pl.m.Name,
-					Port: spec.Port, Protocol: pl.protos[k], Source: spec.Source, End: r.End,
-					Status: d.StatusApplying, Version: version,
-				})
-			}
-			topics = append(topics, machineTopic(string(pl.m.ID)))
-		}
-		if err := tx.RequestCreate(r); err != nil {
-			return err
-		}
-		details := []map[string]any{}
-		for _, t := range r.Targets {
-			details = append(details, map[string]any{"machine": t.MachineName, "port": t.Port, "protocol": t.Protocol, "source": t.Source})
-		}
-		if err := s.audit(tx, now, a, d.EvRequestCreated, string(r.ID), r.Justification, r.ID, map[string]any{"targets": details, "duration": r.Duration, "end": r.End}); err != nil {
-			return err
-		}
-		out = r
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.hub.Publish(topics...)
-	return out, nil
+	return onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsRead, m) }, false)
 }
 
-// canSee reports whether a may read request r: requests/read, or its own.
-func canSee(a d.Actor, r *d.Request) bool {
-	return a.Can(d.ActRequestsRead) || r.Requester == a.Subject()
+// onMachines applies ok to the machines of r's targets: with all, every one
+// must pass; else any. Machines deleted since count as failing.
+func onMachines(tx *store.Tx, r *d.Request, ok func(*d.Machine) bool, all bool) (bool, error) {
+	seen := map[d.MachineID]bool{}
+	for _, t := range r.Targets {
+		if seen[t.MachineID] {
+			continue
+		}
+		seen[t.MachineID] = true
+		m, err := tx.Machine(t.MachineID)
+		if d.ErrorKind(err) == d.NotFound {
+			if all {
+				return false, nil
+			}
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if ok(m) != all {
+			return !all, nil
+		}
+	}
+	return all, nil
 }
 
 // Request returns one request. NotFound when it does not exist or the
@@ -179,14 +57,17 @@ func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Re
 	var r *d.Request
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		var err error
-		r, err = tx.Request(id)
+		if r, err = tx.Request(id); err != nil {
+			return err
+		}
+		ok, err := canSee(tx, a, r)
+		if err == nil && !ok {
+			err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if !canSee(a, r) {
-		return nil, &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
 	}
 	expireView(r, s.now())
 	return r, nil
@@ -206,17 +87,18 @@ func expireView(r *d.Request, now time.Time) {
 
 // RequestsFilter narrows Requests.
 type RequestsFilter struct {
-	Mine    bool
-	Open    bool
-	Machine string
-	Limit   int
+	Mine     bool
+	Open     bool
+	Awaiting bool // waiting for an approval
+	Machine  string
+	Limit    int
 }
 
-// Requests lists requests, newest first: all of them with requests/read,
-// else only the caller's own.
+// Requests lists requests, newest first: those on machines where the caller
+// has requests/read, and its own.
 func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]d.Request, error) {
-	sf := store.RequestFilter{Open: f.Open, Limit: f.Limit}
-	if f.Mine || !a.Can(d.ActRequestsRead) {
+	sf := store.RequestFilter{Open: f.Open, Limit: f.Limit, Awaiting: f.Awaiting}
+	if f.Mine || !a.AllowedSomewhere(d.ActRequestsRead) {
 		sf.Requester = a.Subject()
 	}
 	var rs []d.Request
@@ -228,9 +110,21 @@ func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]
 			}
 			sf.MachineID = m.ID
 		}
-		var err error
-		rs, err = tx.Requests(sf)
-		return err
+		all, err := tx.Requests(sf)
+		if err != nil {
+			return err
+		}
+		rs = all[:0]
+		for i := range all {
+			ok, err := canSee(tx, a, &all[i])
+			if err != nil {
+				return err
+			}
+			if ok {
+				rs = append(rs, all[i])
+			}
+		}
+		return nil
 	})
 	now := s.now()
 	for i := range rs {
@@ -244,6 +138,16 @@ func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]
 // hear of it, or when they come back. Needs requests/revoke, or to be the
 // requester. Conflict if nothing is open any more.
 func (s *Service) Revoke(ctx context.Context, a d.Actor, id d.RequestID, in d.RevokeInput) (*d.Request, error) {
+	return s.end(ctx, a, id, in, false)
+}
+
+// Done ends the caller's own request early ("I am done"): the same effect
+// as revoke, recorded as done. Only the requester may.
+func (s *Service) Done(ctx context.Context, a d.Actor, id d.RequestID) (*d.Request, error) {
+	return s.end(ctx, a, id, d.RevokeInput{}, true)
+}
+
+func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.RevokeInput, done bool) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
 		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
 	}
@@ -258,18 +162,37 @@ func (s *Service) Revoke(ctx context.Context, a d.Actor, id d.RequestID, in d.Re
 		if err != nil {
 			return err
 		}
-		if !canSee(a, r) {
-			return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
+		if ok, err := canSee(tx, a, r); err != nil || !ok {
+			if err == nil {
+				err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
+			}
+			return err
 		}
-		if !a.Can(d.ActRequestsRevoke) && r.Requester != a.Subject() {
-			return forbidden(a, d.ActRequestsRevoke)
+		own := r.Requester == a.Subject()
+		if done && !own {
+			return &d.Error{Kind: d.Forbidden, Message: "only the requester can mark a request done; use revoke"}
+		}
+		if !own {
+			ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsRevoke, m) }, true)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return forbidden(a, d.ActRequestsRevoke)
+			}
 		}
 		reason := in.Reason
-		if reason == "" {
+		action := d.EvRequestRevoked
+		switch {
+		case done:
+			reason, action = "done early by the requester", d.EvRequestDone
+		case reason == "":
 			reason = "revoked by " + a.Name
 		}
+		r.ExtendBy = 0 // a pending extension ends with the access
 		versions := map[d.MachineID]int64{}
 		changed := 0
+		usage := map[d.TargetID]string{}
 		for i := range r.Targets {
 			t := &r.Targets[i]
 			if t.Expire(now) { // its time is up anyway: record expiry, not revoke
@@ -294,6 +217,9 @@ func (s *Service) Revoke(ctx context.Context, a d.Actor, id d.RequestID, in d.Re
 				return err
 			}
 			changed++
+			if !t.AppliedAt.IsZero() {
+				usage[t.ID] = t.Usage.Summary() // was it used while open?
+			}
 		}
 		if changed == 0 {
 			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s is %s; nothing to revoke", id, d.AggregateStatus(r.Targets))}
@@ -302,7 +228,7 @@ func (s *Service) Revoke(ctx context.Context, a d.Actor, id d.RequestID, in d.Re
 		if err := tx.RequestUpdate(r); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvRequestRevoked, string(r.ID), reason, r.ID, map[string]any{"terminate": in.Terminate, "targets": changed}); err != nil {
+		if err := s.audit(tx, now, a, action, string(r.ID), reason, r.ID, map[string]any{"terminate": in.Terminate, "targets": changed, "usage": usage}); err != nil {
 			return err
 		}
 		out = r
@@ -387,6 +313,9 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		if err := tx.AttachUsage(ts); err != nil {
+			return err
+		}
 		reqs := map[d.RequestID]bool{}
 		for i := range ts {
 			t := &ts[i]
@@ -396,7 +325,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			if err := tx.TargetUpdate(t); err != nil {
 				return err
 			}
-			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached", t.RequestID, map[string]any{"machine": t.MachineName, "port": t.Port, "protocol": t.Protocol, "source": t.Source}); err != nil {
+			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached; "+t.Usage.Summary(), t.RequestID, usageDetails(t)); err != nil {
 				return err
 			}
 			reqs[t.RequestID] = true
@@ -427,6 +356,9 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 			if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("expire grants", "err", err)
+			}
+			if _, err := s.ExpirePending(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire pending requests", "err", err)
 			}
 		}
 	}

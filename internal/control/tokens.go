@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
@@ -66,6 +67,14 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 	} else if t.Role != "" {
 		a.Grants = append(a.Grants, d.Grant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
 	}
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		grants, err := grantsOf(tx, a.Subjects())
+		a.Grants = append(a.Grants, grants...)
+		return err
+	})
+	if err != nil {
+		return d.Actor{}, err
+	}
 	return a, nil
 }
 
@@ -78,9 +87,7 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 	if !tokenNameRE.MatchString(in.Name) {
 		return "", nil, d.FieldErrorf("name", "name must be 1–64 letters, digits, spaces or ._@-")
 	}
-	if !in.Role.Valid() {
-		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: admin, policy-admin, requester, reader, auditor)", in.Role)
-	}
+
 	ttl, err := optionalDuration(in.TTL, "ttl")
 	if err != nil {
 		return "", nil, err
@@ -91,15 +98,25 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 	now := s.now()
 	id := d.NewTokenID()
 	full, hash := d.NewSecret(string(id))
-	t := &d.Token{ID: id, Name: in.Name, Role: in.Role, Hash: hash, CreatedAt: now, CreatedBy: a.Subject()}
+	t := &d.Token{ID: id, Kind: d.TokenAPI, Name: in.Name, Role: in.Role, Hash: hash, CreatedAt: now, CreatedBy: a.Subject()}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl.Std())
 	}
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		if !in.Role.Valid() {
+			// Custom roles cannot be a token's own role (its actions could
+			// change under it); bind them to token:<ID> instead.
+			return d.FieldErrorf("role", "unknown role %q (built-in roles: %s); bind custom roles with `drawbridge binding create`", in.Role, roleList())
+		}
+		scope, err := resolveScope(tx, in.Scope)
+		if err != nil {
+			return err
+		}
+		t.Scope = scope
 		if err := tx.TokenCreate(t); err != nil {
 			return err
 		}
-		return s.audit(tx, now, a, d.EvTokenCreated, string(id), "", "", map[string]any{"name": t.Name, "role": t.Role, "expires_at": t.ExpiresAt})
+		return s.audit(tx, now, a, d.EvTokenCreated, string(id), "", "", map[string]any{"name": t.Name, "role": t.Role, "scope": t.Scope, "expires_at": t.ExpiresAt})
 	})
 	if err != nil {
 		return "", nil, err
@@ -189,4 +206,40 @@ func optionalDuration(s, field string) (d.Duration, error) {
 		return 0, d.FieldErrorf(field, "%v", err)
 	}
 	return v, nil
+}
+
+// grantsOf resolves the role bindings of subjects into grants. Bindings to
+// a custom role that no longer exists grant nothing.
+func grantsOf(tx *store.Tx, subjects []string) ([]d.Grant, error) {
+	bs, err := tx.Bindings(subjects...)
+	if err != nil || len(bs) == 0 {
+		return nil, err
+	}
+	custom := map[d.Role][]d.Action{}
+	if rs, err := tx.Roles(); err != nil {
+		return nil, err
+	} else {
+		for _, r := range rs {
+			custom[r.Name] = r.Actions
+		}
+	}
+	var out []d.Grant
+	for _, b := range bs {
+		acts := b.Role.Actions()
+		if acts == nil {
+			acts = custom[b.Role]
+		}
+		if acts != nil {
+			out = append(out, d.Grant{Role: b.Role, Actions: acts, Scope: b.Scope})
+		}
+	}
+	return out, nil
+}
+
+func roleList() string {
+	var s []string
+	for _, r := range d.Roles() {
+		s = append(s, string(r))
+	}
+	return strings.Join(s, ", ")
 }

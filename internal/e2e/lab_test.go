@@ -165,6 +165,7 @@ func (w *world) startServer() {
 func (w *world) startAgent(joinArgs ...string) {
 	w.t.Helper()
 	args := append([]string{"agent", "--data-dir", w.agentDir, "--log-level", "debug"}, joinArgs...)
+	args = append(args, w.agentExtraArgs...)
 	w.agent = w.start(w.web, "agent", args...)
 }
 

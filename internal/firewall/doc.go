@@ -8,16 +8,16 @@
 //
 //	table inet drawbridge {
 //		set protected { type inet_proto . inet_service }   # ports we guard
-//		set allow4 { type ipv4_addr . inet_proto . inet_service; flags interval,timeout }
-//		set allow6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout }
+//		set allow4 { type ipv4_addr . inet_proto . inet_service; flags interval,timeout; counter }
+//		set allow6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout; counter }
 //		chain input {
 //			type filter hook input priority -10; policy accept;
-//			ct state established,related accept
 //			meta l4proto . th dport @protected jump guard
 //		}
 //		chain guard {
 //			ip saddr . meta l4proto . th dport @allow4 accept
 //			ip6 saddr . meta l4proto . th dport @allow6 accept
+//			ct state established,related accept
 //			tcp flags & syn == 0 reject with tcp reset   # stray segment of a cut flow
 //			drop
 //		}
@@ -34,6 +34,14 @@
 // Traffic to ports that are not protected is not affected at all, and
 // established connections are never cut by the ruleset (see Terminate). The
 // rules also apply to loopback traffic.
+//
+// Usage: every allow element carries a counter (the sets' "counter"
+// expression), and packets to a protected port meet the allow sets before
+// the "established" rule, so every packet of a granted source, on new and
+// established connections alike, is counted while its grant lives; Counters
+// reads them. Once the grant has ended, its established connections are
+// accepted by the "established" rule, uncounted. Traffic to ports that are
+// not protected never reaches the guard chain.
 //
 // Expiry: each grant is an element of allow4/allow6 whose kernel timeout is
 // the grant's remaining time, so access closes on time even when the agent is
@@ -60,6 +68,7 @@
 // made with that generation (NFNL_BATCH_GENID), so a concurrent change by
 // anyone makes the commit fail and Apply start over with a full check.
 //
-// Requirements: Linux ≥ 5.6 with nf_tables (pipapo sets); CAP_NET_ADMIN in
-// the target network namespace. Supported probes both.
+// Requirements: Linux ≥ 5.6 with nf_tables (pipapo sets) and stateful set
+// expressions (element counters); CAP_NET_ADMIN in the target network
+// namespace. Supported probes all of them.
 package firewall

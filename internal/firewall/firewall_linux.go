@@ -74,6 +74,11 @@ type Firewall struct {
 	// kernel's timeouts change elements without a new generation, so while
 	// gen holds, Apply diffs against the cache instead of dumping the sets.
 	cache map[string]map[string]cachedElem
+	// countersMissing is set when Counters finds an allow element without
+	// a counter: the sets were recreated without their counter expression,
+	// which verify cannot see in the set's description, so the next Apply
+	// rebuilds the table.
+	countersMissing bool
 }
 
 // cachedElem is an element we know to be in the kernel, and when it expires
@@ -124,9 +129,9 @@ func newObjects() objects {
 		table:     t,
 		protected: &nftables.Set{Table: t, Name: setProtected, KeyType: protectedKeyType, Concatenation: true},
 		allow4: &nftables.Set{Table: t, Name: setAllow4, KeyType: allow4KeyType, Concatenation: true,
-			Interval: true, HasTimeout: true},
+			Interval: true, HasTimeout: true, Counter: true},
 		allow6: &nftables.Set{Table: t, Name: setAllow6, KeyType: allow6KeyType, Concatenation: true,
-			Interval: true, HasTimeout: true},
+			Interval: true, HasTimeout: true, Counter: true},
 		input: &nftables.Chain{Name: chainInput, Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityRef(inputPriority), Policy: &accept},
 		guard: &nftables.Chain{Name: chainGuard, Table: t},
@@ -160,14 +165,6 @@ func rules(o objects) []ruleSpec {
 	// reports a 32-bit register that starts a 128-bit one by the 128-bit
 	// number, so such registers are written that way here to compare equal.
 	return []ruleSpec{
-		{chainInput, "established", []expr.Any{
-			&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
-				Xor:  binaryutil.NativeEndian.PutUint32(0)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
-			accept,
-		}},
 		{chainInput, "protected ports", []expr.Any{
 			l4proto(1), dport(9),
 			&expr.Lookup{SourceRegister: 1, SetName: o.protected.Name, SetID: o.protected.ID},
@@ -185,6 +182,19 @@ func rules(o objects) []ruleSpec {
 			&expr.Lookup{SourceRegister: 1, SetName: o.allow6.Name, SetID: o.allow6.ID},
 			accept,
 		)},
+		// Established flows survive the end of their grant (as in Azure).
+		// This comes after the grant lookups, not first in the input
+		// chain, so that every packet of a granted source, new or
+		// established, passes through the allow sets and is counted by
+		// its element's counter while the grant lives.
+		{chainGuard, "established", []expr.Any{
+			&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+				Xor:  binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+			accept,
+		}},
 		// A TCP segment without SYN reaching the guard belongs to a flow
 		// whose conntrack entry was deleted (Terminate): reset it so the
 		// peer notices at once instead of retransmitting into a drop.
@@ -532,6 +542,7 @@ func (f *Firewall) rebuild(o objects, d desired, gen uint32, why string) (Stats,
 	if err := f.flush(gen); err != nil {
 		return Stats{}, err
 	}
+	f.countersMissing = false
 	// The elements of later batches get their deadlines in send.
 	f.cache = map[string]map[string]cachedElem{}
 	for _, x := range []struct {
@@ -565,6 +576,9 @@ func (f *Firewall) verify(o objects) (ok bool, why string, err error) {
 	}
 	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == tableName }) {
 		return false, "absent", nil
+	}
+	if f.countersMissing {
+		return false, "allow set without counters", nil
 	}
 	chains, err := f.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -692,9 +706,9 @@ func (f *Firewall) Remove() error {
 // Supported reports whether the kernel can run our ruleset in the network
 // namespace netns (a file descriptor; 0 for the current namespace): it
 // creates, fills and deletes a probe table "inet drawbridge_probe" with an
-// interval+concatenation+timeout set in a single batch, so nothing is left
-// behind. The error says what failed (permission, missing nf_tables, no
-// pipapo set support).
+// interval+concatenation+timeout set with counters in a single batch, so
+// nothing is left behind. The error says what failed (permission, missing
+// nf_tables, no pipapo set support, no per-element counters).
 func Supported(netns int) error {
 	var copts []nftables.ConnOption
 	if netns != 0 {
@@ -708,7 +722,7 @@ func Supported(netns int) error {
 		return fmt.Errorf("firewall: nftables not available: %w", err)
 	}
 	t := &nftables.Table{Name: probeTableName, Family: nftables.TableFamilyINet}
-	s := &nftables.Set{Table: t, Name: "probe", KeyType: allow4KeyType, Concatenation: true, Interval: true, HasTimeout: true}
+	s := &nftables.Set{Table: t, Name: "probe", KeyType: allow4KeyType, Concatenation: true, Interval: true, HasTimeout: true, Counter: true}
 	conn.AddTable(t)
 	e := nftables.SetElement{
 		Key:     encodeKey(netip.MustParseAddr("198.18.0.0"), TCP, 22),
@@ -723,7 +737,7 @@ func Supported(netns int) error {
 		if errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("firewall: no permission to change nftables (needs CAP_NET_ADMIN): %w", err)
 		}
-		return fmt.Errorf("firewall: kernel rejects an interval+concatenation+timeout set (needs Linux ≥ 5.6 with nf_tables): %w", err)
+		return fmt.Errorf("firewall: kernel rejects an interval+concatenation+timeout set with counters (needs Linux ≥ 5.6 with nf_tables and set expressions): %w", err)
 	}
 	return nil
 }

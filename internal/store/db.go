@@ -115,6 +115,10 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		db.Close()
 		return nil, err
 	}
+	if err := db.chainPending(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

@@ -1,22 +1,27 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
 )
 
-const requestCols = `id, requester, requester_name, justification, duration_ns, created_at, start_at, end_at, status`
+const requestCols = `id, requester, requester_name, justification, duration_ns, created_at, start_at, end_at, status, approval, pending_until, extend_ns`
 
 func scanRequest(s scanner) (d.Request, error) {
 	var r d.Request
-	var dur, created, start, end int64
-	if err := s.Scan(&r.ID, &r.Requester, &r.RequesterName, &r.Justification, &dur, &created, &start, &end, &r.Status); err != nil {
+	var dur, created, start, end, pending, extend int64
+	var approval string
+	if err := s.Scan(&r.ID, &r.Requester, &r.RequesterName, &r.Justification, &dur, &created, &start, &end, &r.Status, &approval, &pending, &extend); err != nil {
 		return r, err
 	}
-	r.Duration = d.Duration(dur)
-	r.CreatedAt, r.Start, r.End = fromMicros(created), fromMicros(start), fromMicros(end)
+	if err := json.Unmarshal([]byte(approval), &r.Approval); err != nil {
+		return r, fmt.Errorf("request approval rule: %w", err)
+	}
+	r.Duration, r.ExtendBy = d.Duration(dur), d.Duration(extend)
+	r.CreatedAt, r.Start, r.End, r.PendingUntil = fromMicros(created), fromMicros(start), fromMicros(end), fromMicros(pending)
 	return r, nil
 }
 
@@ -47,9 +52,13 @@ func scanTarget(s scanner) (d.Target, error) {
 // stays as it was when the request was made. It returns Conflict if the
 // request or one of its target IDs exists.
 func (tx *Tx) RequestCreate(r *d.Request) error {
-	_, err := tx.exec(`INSERT INTO requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	approval, err := toJSON(r.Approval)
+	if err != nil {
+		return fmt.Errorf("store: create request: %w", err)
+	}
+	_, err = tx.exec(`INSERT INTO requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(r.ID), r.Requester, r.RequesterName, r.Justification, int64(r.Duration),
-		micros(r.CreatedAt), micros(r.Start), micros(r.End), string(r.Status))
+		micros(r.CreatedAt), micros(r.Start), micros(r.End), string(r.Status), approval, micros(r.PendingUntil), int64(r.ExtendBy))
 	if err != nil {
 		return classify("create request", err, fmt.Sprintf("request %s already exists", r.ID))
 	}
@@ -72,7 +81,7 @@ func (tx *Tx) RequestCreate(r *d.Request) error {
 }
 
 // Request returns the request with its targets (ordered by machine name,
-// port, protocol), or NotFound.
+// port, protocol) and their usage, or NotFound.
 func (tx *Tx) Request(id d.RequestID) (*d.Request, error) {
 	r, err := scanRequest(tx.queryRow(`SELECT `+requestCols+` FROM requests WHERE id = ?`, string(id)))
 	if err != nil {
@@ -80,6 +89,13 @@ func (tx *Tx) Request(id d.RequestID) (*d.Request, error) {
 	}
 	rows, err := tx.query(`SELECT `+targetCols+` FROM targets WHERE request_id = ?`+targetOrder, string(id))
 	if r.Targets, err = collect("request targets", rows, err, scanTarget); err != nil {
+		return nil, err
+	}
+	if err := tx.AttachUsage(r.Targets); err != nil {
+		return nil, err
+	}
+	rows, err = tx.query(`SELECT `+approvalCols+` FROM approvals WHERE request_id = ? ORDER BY id`, string(id))
+	if r.Approvals, err = collect("request approvals", rows, err, scanApproval); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -90,6 +106,7 @@ type RequestFilter struct {
 	Requester string      // requests made by this subject
 	MachineID d.MachineID // requests with a target on this machine
 	Open      bool        // only requests with a target pending, approved, applying or active
+	Awaiting  bool        // only requests waiting for an approval (pending, or with a pending extension)
 	Limit     int         // at most this many; 0 means DefaultLimit, more than MaxLimit means MaxLimit
 }
 
@@ -122,6 +139,10 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.machine_id = ?)`
 		args = append(args, string(f.MachineID))
 	}
+	if f.Awaiting {
+		q += ` AND (r.status = ? OR r.extend_ns > 0)`
+		args = append(args, string(d.StatusPending))
+	}
 	if f.Open {
 		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.status IN (` + placeholders(len(openStatuses)) + `))`
 		args = append(args, openStatuses...)
@@ -146,18 +167,76 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := tx.AttachUsage(targets); err != nil {
+		return nil, err
+	}
 	for _, t := range targets {
 		r := &reqs[index[t.RequestID]]
 		r.Targets = append(r.Targets, t)
 	}
+	rows, err = tx.query(`SELECT request_id, `+approvalCols+` FROM approvals WHERE request_id IN (`+placeholders(len(ids))+`) ORDER BY id`, ids...)
+	if err != nil {
+		return nil, classify("requests approvals", err, "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid string
+		a, err := scanApproval(prefixed{rows, &rid})
+		if err != nil {
+			return nil, fmt.Errorf("store: requests approvals: %w", err)
+		}
+		r := &reqs[index[d.RequestID(rid)]]
+		r.Approvals = append(r.Approvals, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("requests approvals", err, "")
+	}
 	return reqs, nil
 }
 
-// RequestUpdate saves a request's status, start and end. It returns
-// NotFound if there is no such request.
+// prefixed scans one leading column into dst, then the rest.
+type prefixed struct {
+	s   scanner
+	dst any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.s.Scan(append([]any{p.dst}, dest...)...) }
+
+const approvalCols = `approver, approver_name, kind, level, decision, reason, at`
+
+func scanApproval(s scanner) (d.Approval, error) {
+	var a d.Approval
+	var at int64
+	if err := s.Scan(&a.Approver, &a.ApproverName, &a.Kind, &a.Level, &a.Decision, &a.Reason, &at); err != nil {
+		return a, err
+	}
+	a.Time = fromMicros(at)
+	return a, nil
+}
+
+// ApprovalAppend records one approval decision on a request.
+func (tx *Tx) ApprovalAppend(id d.RequestID, a d.Approval) error {
+	_, err := tx.exec(`INSERT INTO approvals (request_id, `+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(id), a.Approver, a.ApproverName, a.Kind, a.Level, a.Decision, a.Reason, micros(a.Time))
+	return classify("append approval", err, "")
+}
+
+// RequestsPendingDue returns the IDs of requests still pending whose
+// approval deadline is at or before now.
+func (tx *Tx) RequestsPendingDue(now time.Time) ([]d.RequestID, error) {
+	rows, err := tx.query(`SELECT id FROM requests WHERE status = ? AND pending_until > 0 AND pending_until <= ? ORDER BY pending_until, id`,
+		string(d.StatusPending), micros(now))
+	return collect("pending due", rows, err, func(s scanner) (d.RequestID, error) {
+		var id d.RequestID
+		return id, s.Scan(&id)
+	})
+}
+
+// RequestUpdate saves a request's status, start, end, approval deadline and
+// pending extension. It returns NotFound if there is no such request.
 func (tx *Tx) RequestUpdate(r *d.Request) error {
-	res, err := tx.exec(`UPDATE requests SET status = ?, start_at = ?, end_at = ? WHERE id = ?`,
-		string(r.Status), micros(r.Start), micros(r.End), string(r.ID))
+	res, err := tx.exec(`UPDATE requests SET status = ?, start_at = ?, end_at = ?, pending_until = ?, extend_ns = ? WHERE id = ?`,
+		string(r.Status), micros(r.Start), micros(r.End), micros(r.PendingUntil), int64(r.ExtendBy), string(r.ID))
 	if err != nil {
 		return classify("update request", err, "")
 	}
@@ -206,4 +285,17 @@ func (tx *Tx) TargetsApplying(id d.MachineID, upToVersion int64) ([]d.Target, er
 	rows, err := tx.query(`SELECT `+targetCols+` FROM targets WHERE machine_id = ? AND status = ? AND version <= ? ORDER BY version, id`,
 		string(id), string(d.StatusApplying), upToVersion)
 	return collect("targets applying", rows, err, scanTarget)
+}
+
+// CountOpenTargets counts the targets on a machine that requester holds
+// open (pending, approved, or applying/active before their end) at now.
+func (tx *Tx) CountOpenTargets(machine d.MachineID, requester string, now time.Time) (int, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM targets t JOIN requests r ON r.id = t.request_id
+		WHERE t.machine_id = ? AND r.requester = ? AND (t.status IN (?, ?) OR (t.status IN (?, ?) AND t.end_at > ?))`,
+		string(machine), requester, string(d.StatusPending), string(d.StatusApproved), string(d.StatusApplying), string(d.StatusActive), micros(now)).Scan(&n)
+	if err != nil {
+		return 0, classify("count open targets", err, "")
+	}
+	return n, nil
 }

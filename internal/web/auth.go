@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -23,14 +22,12 @@ func (s *Server) user(h handlerFunc) http.HandlerFunc {
 	}
 }
 
+// authenticate takes the bearer token, or else the browser's session cookie
+// (state-changing cookie requests from another origin are refused: CSRF).
 func (s *Server) authenticate(r *http.Request) (d.Actor, error) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if h == "" {
-		return d.Actor{}, &d.Error{Kind: d.Unauthenticated, Message: "missing Authorization: Bearer <token> header"}
-	}
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return d.Actor{}, &d.Error{Kind: d.Unauthenticated, Message: "Authorization header must be \"Bearer <token>\""}
+	tok, _, err := s.credential(r)
+	if err != nil {
+		return d.Actor{}, err
 	}
 	return s.svc.Authenticate(r.Context(), tok, s.clientAddr(r))
 }

@@ -3,7 +3,11 @@
 // Prometheus metrics. Every route is listed in routes.go. Errors map from
 // drawbridge.Kind to HTTP status in exactly one place (errors.go).
 //
-// Authentication: people and automation send "Authorization: Bearer <token>";
+// Authentication: people and automation send "Authorization: Bearer <token>"
+// (API tokens, or session tokens from OIDC sign-in); a browser signed in at
+// /auth/login sends the drawbridge_session cookie instead, and its
+// state-changing requests must come from the same origin (CSRF protection
+// with http.CrossOriginProtection);
 // agents present their client certificate (mTLS) on /api/v1/agent/ routes,
 // and may only touch their own machine.
 package web

@@ -8,7 +8,6 @@ import (
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/control"
-	"github.com/drawbridge/drawbridge/internal/store"
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +29,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	writeJSON(w, http.StatusOK, map[string]any{"actor": a, "actions": a.Role.Actions()})
+	writeJSON(w, http.StatusOK, map[string]any{"actor": a, "actions": grantedActions(a)})
 	return nil
 }
 
@@ -117,6 +116,16 @@ func (s *Server) handleRequestCreate(w http.ResponseWriter, r *http.Request, a d
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	if dry, err := boolParam(r.URL.Query().Get("dry_run"), "dry_run"); err != nil {
+		return err
+	} else if dry {
+		res, err := s.svc.DryRun(r.Context(), a, in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
 	req, err := s.svc.RequestCreate(r.Context(), a, in)
 	if err != nil {
 		return err
@@ -162,6 +171,9 @@ func (s *Server) handleRequestList(w http.ResponseWriter, r *http.Request, a d.A
 		return err
 	}
 	if f.Open, err = boolParam(q.Get("open"), "open"); err != nil {
+		return err
+	}
+	if f.Awaiting, err = boolParam(q.Get("awaiting"), "awaiting"); err != nil {
 		return err
 	}
 	if f.Limit, err = intParam(q.Get("limit"), "limit", 1000); err != nil {
@@ -257,25 +269,6 @@ func (s *Server) handleJoinTokenCreate(w http.ResponseWriter, r *http.Request, a
 		return err
 	}
 	writeJSON(w, http.StatusCreated, TokenCreated{Token: full, Info: j, CAPin: s.caPin})
-	return nil
-}
-
-func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	q := r.URL.Query()
-	after, err := intParam(q.Get("after"), "after", 1<<62)
-	if err != nil {
-		return err
-	}
-	limit, err := intParam(q.Get("limit"), "limit", 10000)
-	if err != nil {
-		return err
-	}
-	f := store.EventFilter{AfterID: d.EventID(after), Limit: limit, Action: q.Get("action"), Target: q.Get("target"), RequestID: d.RequestID(q.Get("request"))}
-	es, err := s.svc.Events(r.Context(), a, f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": es})
 	return nil
 }
 

@@ -9,7 +9,7 @@ func (s *Server) routes() {
 	m.Handle("GET /metrics", s.metrics.Handler())
 	m.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
 
-	// People and automation: bearer token.
+	// People and automation: bearer token (or the browser's session cookie).
 	m.HandleFunc("GET /api/v1/whoami", s.user(s.handleWhoami))
 	m.HandleFunc("GET /api/v1/machines", s.user(s.handleMachineList))
 	m.HandleFunc("GET /api/v1/machines/{machine}", s.user(s.handleMachineGet))
@@ -22,17 +22,42 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/requests", s.user(s.handleRequestList))
 	m.HandleFunc("GET /api/v1/requests/{id}", s.user(s.handleRequestGet))
 	m.HandleFunc("POST /api/v1/requests/{id}/revoke", s.user(s.handleRequestRevoke))
+	m.HandleFunc("POST /api/v1/requests/{id}/done", s.user(s.handleRequestDone))
+	m.HandleFunc("POST /api/v1/requests/{id}/extend", s.user(s.handleRequestExtend))
+	m.HandleFunc("POST /api/v1/requests/{id}/approve", s.user(s.handleRequestApprove))
+	m.HandleFunc("POST /api/v1/requests/{id}/deny", s.user(s.handleRequestDeny))
+	m.HandleFunc("GET /api/v1/approvals", s.user(s.handleApprovalList))
+	m.HandleFunc("PATCH /api/v1/machines/{machine}/labels", s.user(s.handleMachineLabels))
+	m.HandleFunc("GET /api/v1/selector-policies", s.user(s.handleSelectorPolicyList))
+	m.HandleFunc("POST /api/v1/selector-policies", s.user(s.handleSelectorPolicyPut))
+	m.HandleFunc("DELETE /api/v1/selector-policies/{id}", s.user(s.handleSelectorPolicyDelete))
+	m.HandleFunc("GET /api/v1/bindings", s.user(s.handleBindingList))
+	m.HandleFunc("POST /api/v1/bindings", s.user(s.handleBindingCreate))
+	m.HandleFunc("DELETE /api/v1/bindings/{id}", s.user(s.handleBindingDelete))
+	m.HandleFunc("GET /api/v1/roles", s.user(s.handleRoleList))
+	m.HandleFunc("POST /api/v1/roles", s.user(s.handleRoleCreate))
+	m.HandleFunc("DELETE /api/v1/roles/{name}", s.user(s.handleRoleDelete))
 	m.HandleFunc("POST /api/v1/tokens", s.user(s.handleTokenCreate))
 	m.HandleFunc("GET /api/v1/tokens", s.user(s.handleTokenList))
 	m.HandleFunc("DELETE /api/v1/tokens/{id}", s.user(s.handleTokenRevoke))
 	m.HandleFunc("POST /api/v1/join-tokens", s.user(s.handleJoinTokenCreate))
 	m.HandleFunc("GET /api/v1/events", s.user(s.handleEventList))
+	m.HandleFunc("GET /api/v1/audit/verify", s.user(s.handleAuditVerify))
+	m.HandleFunc("GET /api/v1/audit/head", s.user(s.handleAuditHead))
+
+	// Sign-in with OIDC (oidc_handlers.go): public, except logout.
+	m.HandleFunc("GET /api/v1/auth/config", s.public(s.handleAuthConfig))
+	m.HandleFunc("POST /api/v1/auth/oidc/token", s.public(s.handleAuthTokenExchange))
+	m.HandleFunc("GET /auth/login", s.public(s.handleAuthLogin))
+	m.HandleFunc("GET /auth/callback", s.public(s.handleAuthCallback))
+	m.HandleFunc("POST /auth/logout", s.public(s.handleAuthLogout))
 
 	// Agents: enrollment with a join token, then mutual TLS.
 	m.HandleFunc("POST /api/v1/agent/enroll", s.public(s.handleAgentEnroll))
 	m.HandleFunc("GET /api/v1/agent/machines/{machine}/state", s.agent(s.handleAgentState))
 	m.HandleFunc("POST /api/v1/agent/machines/{machine}/ack", s.agent(s.handleAgentAck))
 	m.HandleFunc("PUT /api/v1/agent/machines/{machine}/inventory", s.agent(s.handleAgentInventory))
+	m.HandleFunc("POST /api/v1/agent/machines/{machine}/usage", s.agent(s.handleAgentUsage))
 	m.HandleFunc("POST /api/v1/agent/machines/{machine}/renew", s.agent(s.handleAgentRenew))
 
 	// Anything else under /api/ is a JSON 404, not the mux's text page.

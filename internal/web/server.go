@@ -12,6 +12,7 @@ import (
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/control"
+	"github.com/drawbridge/drawbridge/internal/oidc"
 )
 
 // Server is the HTTP face of a control.Service.
@@ -25,6 +26,7 @@ type Server struct {
 	maxWait time.Duration
 	caPin   string
 	mux     *http.ServeMux
+	signIn  *signIn // OIDC sign-in and the session cookie (oidc_handlers.go)
 }
 
 // Options configure a Server.
@@ -34,11 +36,13 @@ type Options struct {
 	Ready          func(context.Context) error             // readiness probe (database ping)
 	MachineIDOf    func(*x509.Certificate) (string, error) // reads a verified agent certificate
 	CAPin          string                                  // shown with join tokens
+	OIDC           *oidc.Verifier                          // OIDC sign-in; nil: off (API tokens only)
+	CookieKey      []byte                                  // signs the sign-in cookie; empty: random per process
 }
 
 // New returns the server's handler with every route registered.
 func New(svc *control.Service, log *slog.Logger, o Options) *Server {
-	s := &Server{svc: svc, log: log, trusted: o.TrustedProxies, metrics: o.Metrics, ready: o.Ready, certID: o.MachineIDOf, maxWait: 60 * time.Second, caPin: o.CAPin, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: log, trusted: o.TrustedProxies, metrics: o.Metrics, ready: o.Ready, certID: o.MachineIDOf, maxWait: 60 * time.Second, caPin: o.CAPin, mux: http.NewServeMux(), signIn: newSignIn(o)}
 	s.routes()
 	return s
 }

@@ -1,0 +1,279 @@
+package drawbridge
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ApprovalMode says whether requests need a person's approval.
+type ApprovalMode string
+
+// Approval modes.
+const (
+	ApprovalAuto   ApprovalMode = "auto"   // the permission to request is the approval (Azure's behaviour)
+	ApprovalManual ApprovalMode = "manual" // approvers must approve, by quorum, level by level
+)
+
+// DefaultPendingTTL is how long a request may wait for approval.
+const DefaultPendingTTL = time.Hour
+
+// ApprovalRule is a policy's approval requirement.
+type ApprovalRule struct {
+	Mode       ApprovalMode    `json:"mode"`
+	Levels     []ApprovalLevel `json:"levels,omitempty"`      // manual: one or two levels, in order
+	PendingTTL Duration        `json:"pending_ttl,omitempty"` // manual: then the request expires (default 1h)
+	Extensions ApprovalMode    `json:"extensions,omitempty"`  // manual: do extensions need approval again (default manual)
+}
+
+// ApprovalLevel is one level of approval: Quorum distinct approvers, each
+// matching one of Approvers ("role:<role>", "group:<name>", "user:<name>",
+// "token:<ID>"); empty Approvers means anyone who may approve requests on
+// the machines.
+type ApprovalLevel struct {
+	Quorum    int      `json:"quorum"`
+	Approvers []string `json:"approvers,omitempty"`
+}
+
+// Manual reports whether the rule needs approval.
+func (r ApprovalRule) Manual() bool { return r.Mode == ApprovalManual }
+
+var approverRE = regexp.MustCompile(`^(role|group|user):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+
+// NormalizeApproval validates a rule and fills defaults. Errors name
+// fields under "approval".
+func NormalizeApproval(r ApprovalRule, serverCap time.Duration) (ApprovalRule, error) {
+	switch r.Mode {
+	case "", ApprovalAuto:
+		return ApprovalRule{Mode: ApprovalAuto}, nil
+	case ApprovalManual:
+	default:
+		return r, FieldErrorf("approval.mode", "approval mode must be auto or manual")
+	}
+	if len(r.Levels) == 0 {
+		r.Levels = []ApprovalLevel{{Quorum: 1}}
+	}
+	if len(r.Levels) > 2 {
+		return r, FieldErrorf("approval.levels", "at most two approval levels")
+	}
+	for i := range r.Levels {
+		l := &r.Levels[i]
+		f := fmt.Sprintf("approval.levels[%d]", i)
+		if l.Quorum == 0 {
+			l.Quorum = 1
+		}
+		if l.Quorum < 1 || l.Quorum > 10 {
+			return r, FieldErrorf(f+".quorum", "quorum must be from 1 to 10")
+		}
+		for j, a := range l.Approvers {
+			if !approverRE.MatchString(a) {
+				return r, FieldErrorf(fmt.Sprintf("%s.approvers[%d]", f, j), "approver %q: want role:<role>, group:<name>, user:<name> or token:<ID>", a)
+			}
+		}
+	}
+	if r.PendingTTL == 0 {
+		r.PendingTTL = Duration(DefaultPendingTTL)
+	}
+	if r.PendingTTL.Std() < time.Minute || r.PendingTTL.Std() > min(serverCap, 7*24*time.Hour) {
+		return r, FieldErrorf("approval.pending_ttl", "pending TTL must be from 1m to %s", Duration(min(serverCap, 7*24*time.Hour)))
+	}
+	switch r.Extensions {
+	case "":
+		r.Extensions = ApprovalManual
+	case ApprovalAuto, ApprovalManual:
+	default:
+		return r, FieldErrorf("approval.extensions", "extensions must be auto or manual")
+	}
+	return r, nil
+}
+
+// CombineApproval merges the rules of every policy a request touches: the
+// request needs approval if any does; per level the largest quorum; an
+// approver must match every policy's approver list at that level; the
+// shortest pending TTL.
+func CombineApproval(rules []ApprovalRule) ApprovalRule {
+	out := ApprovalRule{Mode: ApprovalAuto, Extensions: ApprovalAuto}
+	for _, r := range rules {
+		if !r.Manual() {
+			continue
+		}
+		if !out.Manual() {
+			out = ApprovalRule{Mode: ApprovalManual, PendingTTL: r.PendingTTL, Extensions: r.Extensions}
+		}
+		out.PendingTTL = min(out.PendingTTL, r.PendingTTL)
+		if r.Extensions == ApprovalManual {
+			out.Extensions = ApprovalManual
+		}
+		for i, l := range r.Levels {
+			if i >= len(out.Levels) {
+				out.Levels = append(out.Levels, ApprovalLevel{})
+			}
+			o := &out.Levels[i]
+			o.Quorum = max(o.Quorum, l.Quorum)
+			if len(l.Approvers) > 0 {
+				// Each policy's list must be satisfied: keep them as one
+				// list per policy (entries joined by "|") so Eligible can check all.
+				o.Approvers = append(o.Approvers, strings.Join(l.Approvers, "|"))
+			}
+		}
+	}
+	return out
+}
+
+// Approval is one decision on a request or on its pending extension.
+type Approval struct {
+	Approver     string    `json:"approver"` // subject
+	ApproverName string    `json:"approver_name"`
+	Kind         string    `json:"kind"` // "request" or "extension"
+	Level        int       `json:"level"`
+	Decision     string    `json:"decision"` // "approve" or "deny"
+	Reason       string    `json:"reason,omitempty"`
+	Time         time.Time `json:"time"`
+}
+
+// Approval kinds and decisions.
+const (
+	ApprovalForRequest   = "request"
+	ApprovalForExtension = "extension"
+	DecisionApprove      = "approve"
+	DecisionDeny         = "deny"
+)
+
+// Eligible reports whether actor a matches a level's approver lists (every
+// list must be matched by one of its entries; no lists: anyone).
+func (l ApprovalLevel) Eligible(a Actor) bool {
+	for _, list := range l.Approvers {
+		ok := false
+		for _, who := range strings.Split(list, "|") {
+			if matchesApprover(a, who) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func matchesApprover(a Actor, who string) bool {
+	if role, ok := strings.CutPrefix(who, "role:"); ok {
+		return slices.ContainsFunc(a.Grants, func(g Grant) bool { return string(g.Role) == role })
+	}
+	return slices.Contains(a.Subjects(), who)
+}
+
+// ApprovalProgress is where a request stands in its approval.
+type ApprovalProgress struct {
+	Level    int  // the level now collecting approvals (0-based); len(Levels) when done
+	Have     int  // approvals at that level
+	Final    bool // every level reached its quorum
+	Denied   bool
+	Approved []string // subjects who approved, at any level
+}
+
+// Progress evaluates the approvals of kind on rule.
+func Progress(rule ApprovalRule, approvals []Approval, kind string) ApprovalProgress {
+	var p ApprovalProgress
+	counts := make([]int, len(rule.Levels))
+	for _, a := range approvals {
+		if a.Kind != kind {
+			continue
+		}
+		if a.Decision == DecisionDeny {
+			p.Denied = true
+			continue
+		}
+		if a.Level < len(counts) {
+			counts[a.Level]++
+		}
+		p.Approved = append(p.Approved, a.Approver)
+	}
+	for p.Level = 0; p.Level < len(rule.Levels); p.Level++ {
+		if counts[p.Level] < rule.Levels[p.Level].Quorum {
+			p.Have = counts[p.Level]
+			return p
+		}
+	}
+	p.Final = true
+	return p
+}
+
+// JustificationMode says whether a justification is needed.
+type JustificationMode string
+
+// Justification modes.
+const (
+	JustificationOptional JustificationMode = "optional"
+	JustificationRequired JustificationMode = "required"
+	JustificationPattern  JustificationMode = "pattern" // required and must match Pattern
+)
+
+// JustificationRule is a policy's justification requirement.
+type JustificationRule struct {
+	Mode    JustificationMode `json:"mode"`
+	Pattern string            `json:"pattern,omitempty"` // RE2, e.g. ^INC-[0-9]+
+	Hint    string            `json:"hint,omitempty"`    // shown to requesters, e.g. "an incident ticket, INC-1234"
+}
+
+// NormalizeJustification validates a rule and fills defaults.
+func NormalizeJustification(r JustificationRule) (JustificationRule, error) {
+	switch r.Mode {
+	case "":
+		r.Mode = JustificationOptional
+	case JustificationOptional, JustificationRequired:
+	case JustificationPattern:
+		if r.Pattern == "" || len(r.Pattern) > 256 {
+			return r, FieldErrorf("justification.pattern", "a pattern of 1–256 characters is required")
+		}
+		if _, err := regexp.Compile(r.Pattern); err != nil {
+			return r, FieldErrorf("justification.pattern", "invalid pattern: %v", err)
+		}
+	default:
+		return r, FieldErrorf("justification.mode", "justification mode must be optional, required or pattern")
+	}
+	if r.Mode != JustificationPattern {
+		r.Pattern = ""
+	}
+	if len(r.Hint) > 256 {
+		return r, FieldErrorf("justification.hint", "hint longer than 256 bytes")
+	}
+	return r, nil
+}
+
+// Check checks a justification against the rule; the error carries the hint.
+func (r JustificationRule) Check(s string) error {
+	hint := ""
+	if r.Hint != "" {
+		hint = " (" + r.Hint + ")"
+	}
+	switch r.Mode {
+	case JustificationRequired:
+		if strings.TrimSpace(s) == "" {
+			return FieldErrorf("justification", "a justification is required%s", hint)
+		}
+	case JustificationPattern:
+		re, err := regexp.Compile(r.Pattern)
+		if err != nil || !re.MatchString(s) {
+			return FieldErrorf("justification", "justification must match %s%s", r.Pattern, hint)
+		}
+	}
+	return nil
+}
+
+// Limits are a policy's guardrails on requests.
+type Limits struct {
+	MaxActivePerUser int  `json:"max_active_per_user,omitempty"` // open grants one requester may hold on the machine; 0: no limit
+	DenyAnySource    bool `json:"deny_any_source,omitempty"`     // refuse "*" in allowed sources and wide request sources (shorter than /16 or /48)
+}
+
+// NormalizeLimits validates limits.
+func NormalizeLimits(l Limits) (Limits, error) {
+	if l.MaxActivePerUser < 0 || l.MaxActivePerUser > 10000 {
+		return l, FieldErrorf("limits.max_active_per_user", "must be from 0 (no limit) to 10000")
+	}
+	return l, nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
+)
+
+func newBindingCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "binding", Short: "Bind users, groups or tokens to roles at a scope"}
+	var in d.BindingInput
+	create := &cobra.Command{
+		Use:   "create --subject SUBJECT --role ROLE [--scope SCOPE]",
+		Short: "Give a subject a role at a scope",
+		Long: `Give a subject a role at a scope. Subjects: user:<name> and group:<name>
+(as the identity provider names them) or token:<token ID>. Scopes: * (everything,
+the default), machine:<name>, or a label selector such as env=prod,team=db.`,
+		Example: `  drawbridge binding create --subject group:oncall --role approver --scope env=prod
+  drawbridge binding create --subject user:alice@example.com --role requester --scope machine:web-1`,
+		Args: cobra.NoArgs,
+	}
+	cf := addClientFlags(create)
+	create.Flags().StringVar(&in.Subject, "subject", "", "user:<name>, group:<name> or token:<ID>")
+	create.Flags().StringVar((*string)(&in.Role), "role", "", "built-in or custom role")
+	create.Flags().StringVar(&in.Scope, "scope", "*", "*, machine:<name>, or a label selector")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		b, err := c.BindingCreate(cmd.Context(), in)
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, b)
+		}
+		fmt.Fprintf(e.stdout, "%s: %s has role %s at scope %s\n", b.ID, b.Subject, b.Role, b.Scope)
+		return nil
+	}
+	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs}
+	lf := addClientFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := lf.client()
+		if err != nil {
+			return err
+		}
+		bs, err := c.Bindings(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if lf.json() {
+			return printJSON(e.stdout, bs)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY")
+		for _, b := range bs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
+		}
+		return tw.Flush()
+	}
+	del := &cobra.Command{Use: "delete BINDING_ID", Short: "Delete a role binding", Args: cobra.ExactArgs(1)}
+	df := addClientFlags(del)
+	del.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := df.client()
+		if err != nil {
+			return err
+		}
+		if err := c.BindingDelete(cmd.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+		return nil
+	}
+	cmd.AddCommand(create, list, del)
+	return cmd
+}
+
+func newRoleCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "role", Short: "List roles and manage custom roles"}
+	var actions []string
+	create := &cobra.Command{
+		Use:     "create NAME --action ACTION...",
+		Short:   "Define a custom role as a list of actions",
+		Example: `  drawbridge role create db-operator --action requests/initiate --action policies/read --action machines/read`,
+		Args:    cobra.ExactArgs(1),
+	}
+	cf := addClientFlags(create)
+	create.Flags().StringSliceVar(&actions, "action", nil, "an action (repeatable): "+strings.Join(actionNames(), ", "))
+	create.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		r := d.CustomRole{Name: d.Role(args[0])}
+		for _, a := range actions {
+			r.Actions = append(r.Actions, d.Action(a))
+		}
+		out, err := c.RoleCreate(cmd.Context(), r)
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, out)
+		}
+		fmt.Fprintf(e.stdout, "role %s: %s\n", out.Name, joinActions(out.Actions))
+		return nil
+	}
+	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs}
+	lf := addClientFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := lf.client()
+		if err != nil {
+			return err
+		}
+		rs, err := c.Roles(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if lf.json() {
+			return printJSON(e.stdout, rs)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROLE\tKIND\tACTIONS")
+		for _, r := range rs {
+			kind := "custom"
+			if r.BuiltIn {
+				kind = "built-in"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, kind, joinActions(r.Actions))
+		}
+		return tw.Flush()
+	}
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1)}
+	df := addClientFlags(del)
+	del.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := df.client()
+		if err != nil {
+			return err
+		}
+		if err := c.RoleDelete(cmd.Context(), d.Role(args[0])); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
+		return nil
+	}
+	cmd.AddCommand(create, list, del)
+	return cmd
+}
+
+func actionNames() []string {
+	var s []string
+	for _, a := range d.AllActions() {
+		s = append(s, string(a))
+	}
+	return s
+}
+
+func joinActions(as []d.Action) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
+}
+
+func newLabelCmd(e *env) *cobra.Command {
+	var remove []string
+	cmd := &cobra.Command{
+		Use:     "label MACHINE [KEY=VALUE...] [--remove KEY]",
+		Short:   "Set or remove a machine's labels (admin)",
+		Example: `  drawbridge label web-1 env=prod team=web --remove stage`,
+		Args:    cobra.MinimumNArgs(1),
+	}
+	cf := addClientFlags(cmd)
+	cmd.Flags().StringSliceVar(&remove, "remove", nil, "label key to remove (repeatable)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		set, err := parseLabels(args[1:])
+		if err != nil {
+			return err
+		}
+		m, err := c.MachineLabels(cmd.Context(), args[0], d.LabelsInput{Set: set, Remove: remove})
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, m)
+		}
+		var kv []string
+		for k, v := range m.Labels {
+			kv = append(kv, k+"="+v)
+		}
+		fmt.Fprintf(e.stdout, "%s labels: %s\n", m.Name, orDash(strings.Join(kv, ",")))
+		return nil
+	}
+	return cmd
+}

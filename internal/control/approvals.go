@@ -1,0 +1,378 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// Approve records the caller's approval of a pending request, or of an
+// active request's pending extension. At the final approval (every level's
+// quorum reached) the access window starts and the grants go to the agents;
+// for an extension the end time moves. Needs requests/approve on every
+// machine of the request, a match for the current level's approvers, and not
+// to be the requester (no self-approval).
+func (s *Service) Approve(ctx context.Context, a d.Actor, id d.RequestID, in d.DecisionInput) (*d.Request, error) {
+	return s.decide(ctx, a, id, d.DecisionApprove, in.Reason)
+}
+
+// Deny refuses a pending request (or a pending extension); a reason is
+// required. One denial ends it.
+func (s *Service) Deny(ctx context.Context, a d.Actor, id d.RequestID, in d.DecisionInput) (*d.Request, error) {
+	if strings.TrimSpace(in.Reason) == "" {
+		return nil, d.FieldErrorf("reason", "a reason is required to deny")
+	}
+	return s.decide(ctx, a, id, d.DecisionDeny, in.Reason)
+}
+
+// mayApprove reports why actor a may not decide on r now ("" when it may),
+// and the level its decision counts for.
+func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, why string, err error) {
+	switch {
+	case r.Status == d.StatusPending:
+		kind = d.ApprovalForRequest
+	case r.ExtendBy > 0:
+		kind = d.ApprovalForExtension
+	default:
+		return "", 0, fmt.Sprintf("request %s is %s; nothing waits for approval", r.ID, r.Status), nil
+	}
+	if r.Requester == a.Subject() {
+		return kind, 0, "no self-approval: another approver must decide", nil
+	}
+	ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsApprove, m) }, true)
+	if err != nil || !ok {
+		return kind, 0, "you may not approve requests on every machine of this request", err
+	}
+	for _, x := range r.Approvals {
+		if x.Kind == kind && slices.Contains(a.Subjects(), x.Approver) {
+			return kind, 0, "you have already decided on this request", nil
+		}
+	}
+	rule := r.Approval
+	if kind == d.ApprovalForExtension && len(rule.Levels) == 0 {
+		rule.Levels = []d.ApprovalLevel{{Quorum: 1}}
+	}
+	p := d.Progress(rule, r.Approvals, kind)
+	if p.Final || p.Level >= len(rule.Levels) {
+		return kind, 0, "already approved", nil
+	}
+	if !rule.Levels[p.Level].Eligible(a) {
+		return kind, p.Level, fmt.Sprintf("you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and ")), nil
+	}
+	return kind, p.Level, "", nil
+}
+
+func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decision, reason string) (*d.Request, error) {
+	if !d.ValidID(string(id), d.RequestPrefix) {
+		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+	}
+	if err := d.CheckJustification(reason); err != nil {
+		return nil, d.FieldErrorf("reason", "%s", d.AsError(err).Message)
+	}
+	if !a.AllowedSomewhere(d.ActRequestsApprove) {
+		return nil, forbidden(a, d.ActRequestsApprove)
+	}
+	var out *d.Request
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		now := s.now()
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if ok, err := canSee(tx, a, r); err != nil || !ok {
+			if err == nil {
+				err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
+			}
+			return err
+		}
+		if r.Status == d.StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
+			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s was not approved in time; it expired at %s", id, r.PendingUntil.UTC().Format(time.RFC3339))}
+		}
+		kind, level, why, err := mayApprove(tx, a, r)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			k := d.Forbidden
+			if kind == "" || why == "already approved" {
+				k = d.Conflict
+			}
+			return &d.Error{Kind: k, Message: why}
+		}
+		ap := d.Approval{Approver: a.Subject(), ApproverName: a.Name, Kind: kind, Level: level, Decision: decision, Reason: reason, Time: now}
+		if err := tx.ApprovalAppend(r.ID, ap); err != nil {
+			return err
+		}
+		r.Approvals = append(r.Approvals, ap)
+		if decision == d.DecisionDeny {
+			return s.applyDenial(tx, now, a, r, kind, reason, &topics, &out)
+		}
+		if err := s.audit(tx, now, a, d.EvRequestApproved, string(r.ID), reason, r.ID, map[string]any{"kind": kind, "level": level + 1}); err != nil {
+			return err
+		}
+		rule := r.Approval
+		if kind == d.ApprovalForExtension && len(rule.Levels) == 0 {
+			rule.Levels = []d.ApprovalLevel{{Quorum: 1}}
+		}
+		if p := d.Progress(rule, r.Approvals, kind); p.Final {
+			if kind == d.ApprovalForRequest {
+				err = s.activate(tx, now, r, &topics)
+			} else {
+				err = s.extendNow(tx, now, a, r, r.ExtendBy, &topics)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		out = r
+		return tx.RequestUpdate(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	s.hub.Publish(requestTopic(string(id)))
+	return out, nil
+}
+
+func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, kind, reason string, topics *[]string, out **d.Request) error {
+	why := "denied by " + a.Name + ": " + reason
+	if kind == d.ApprovalForExtension {
+		r.ExtendBy = 0
+	} else {
+		for i := range r.Targets {
+			if r.Targets[i].Deny(why) {
+				if err := tx.TargetUpdate(&r.Targets[i]); err != nil {
+					return err
+				}
+			}
+		}
+		r.Status, r.PendingUntil = d.AggregateStatus(r.Targets), time.Time{}
+	}
+	if err := tx.RequestUpdate(r); err != nil {
+		return err
+	}
+	*out = r
+	return s.audit(tx, now, a, d.EvRequestDenied, string(r.ID), reason, r.ID, map[string]any{"kind": kind})
+}
+
+// activate starts the access window of a finally approved request.
+func (s *Service) activate(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	r.Start, r.End, r.PendingUntil = now, now.Add(r.Duration.Std()), time.Time{}
+	versions := map[d.MachineID]int64{}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		v, ok := versions[t.MachineID]
+		if !ok {
+			var err error
+			if v, err = tx.MachineBumpVersion(t.MachineID); err != nil {
+				return err
+			}
+			versions[t.MachineID] = v
+			*topics = append(*topics, machineTopic(string(t.MachineID)))
+		}
+		if t.Activate(r.End, v) {
+			if err := tx.TargetUpdate(t); err != nil {
+				return err
+			}
+		}
+	}
+	r.Status = d.AggregateStatus(r.Targets)
+	return nil
+}
+
+// Approvals lists what waits for the caller: pending requests and pending
+// extensions the caller may decide on now.
+func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error) {
+	if !a.AllowedSomewhere(d.ActRequestsApprove) {
+		return nil, forbidden(a, d.ActRequestsApprove)
+	}
+	var out []d.Request
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		rs, err := tx.Requests(store.RequestFilter{Awaiting: true, Limit: store.MaxLimit})
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for i := range rs {
+			r := &rs[i]
+			if r.Status == d.StatusPending && !now.Before(r.PendingUntil) {
+				continue
+			}
+			_, _, why, err := mayApprove(tx, a, r)
+			if err != nil {
+				return err
+			}
+			if why == "" {
+				out = append(out, *r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Extend asks for more time on the caller's active request. The new end
+// must stay within every rule's maximum counted from the original start.
+// When the request was created under manual approval with extensions that
+// need approval, the extension waits for approvers; otherwise it applies at
+// once (the agents reset the kernel timeouts).
+func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.ExtendInput) (*d.Request, error) {
+	if !d.ValidID(string(id), d.RequestPrefix) {
+		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+	}
+	by, err := d.ParseDuration(in.By)
+	if err != nil || by.Std() < d.MinDuration {
+		return nil, d.FieldErrorf("by", "by must be a duration of at least 1s, such as 30m")
+	}
+	var out *d.Request
+	var topics []string
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		now := s.now()
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if r.Requester != a.Subject() {
+			if ok, err := canSee(tx, a, r); err != nil || !ok {
+				if err == nil {
+					err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
+				}
+				return err
+			}
+			return &d.Error{Kind: d.Forbidden, Message: "only the requester can extend a request"}
+		}
+		open := 0
+		for _, t := range r.Targets {
+			if (t.Status == d.StatusApplying || t.Status == d.StatusActive) && now.Before(t.End) {
+				open++
+			}
+		}
+		if open == 0 {
+			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s is %s; only open access can be extended", id, d.AggregateStatus(r.Targets))}
+		}
+		if r.ExtendBy > 0 {
+			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s already has an extension of %s waiting for approval", id, r.ExtendBy)}
+		}
+		newEnd := r.End.Add(by.Std())
+		for i, t := range r.Targets {
+			if t.Status != d.StatusApplying && t.Status != d.StatusActive {
+				continue
+			}
+			m, err := tx.Machine(t.MachineID)
+			if err != nil {
+				return err
+			}
+			p, err := effectivePolicy(tx, m)
+			if err != nil {
+				return err
+			}
+			rule, ok := d.PortRule{}, false
+			if p != nil && p.Enabled {
+				rule, ok = p.Rule(t.Port, t.Protocol)
+			}
+			if !ok {
+				return &d.Error{Kind: d.Conflict, Field: fmt.Sprintf("targets[%d]", i), Message: fmt.Sprintf("port %d/%s on %s is no longer in its JIT policy", t.Port, t.Protocol, t.MachineName)}
+			}
+			if total := newEnd.Sub(r.Start); total > rule.MaxDuration.Std() || total > s.cfg.ServerCap {
+				return d.FieldErrorf("by", "extending by %s makes %s from the start, over the maximum of %s for port %d on %s", by, d.Duration(total.Round(time.Second)), rule.MaxDuration, t.Port, t.MachineName)
+			}
+		}
+		if r.Approval.Manual() && r.Approval.Extensions != d.ApprovalAuto {
+			r.ExtendBy = by
+			if err := tx.RequestUpdate(r); err != nil {
+				return err
+			}
+			out = r
+			return s.audit(tx, now, a, d.EvRequestExtended, string(r.ID), in.Reason, r.ID, map[string]any{"by": by, "waits_for_approval": true})
+		}
+		if err := s.extendNow(tx, now, a, r, by, &topics); err != nil {
+			return err
+		}
+		out = r
+		return tx.RequestUpdate(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	s.hub.Publish(requestTopic(string(id)))
+	return out, nil
+}
+
+// extendNow moves the end of r's open targets by by.
+func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, by d.Duration, topics *[]string) error {
+	r.End = r.End.Add(by.Std())
+	r.ExtendBy = 0
+	versions := map[d.MachineID]int64{}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		if (t.Status != d.StatusApplying && t.Status != d.StatusActive) || !now.Before(t.End) {
+			continue
+		}
+		v, ok := versions[t.MachineID]
+		if !ok {
+			var err error
+			if v, err = tx.MachineBumpVersion(t.MachineID); err != nil {
+				return err
+			}
+			versions[t.MachineID] = v
+			*topics = append(*topics, machineTopic(string(t.MachineID)))
+		}
+		t.End, t.Version = r.End, v
+		if err := tx.TargetUpdate(t); err != nil {
+			return err
+		}
+	}
+	return s.audit(tx, now, a, d.EvRequestExtended, string(r.ID), "", r.ID, map[string]any{"by": by, "end": r.End})
+}
+
+// ExpirePending ends requests whose approval did not come within the
+// pending TTL. It returns how many it expired.
+func (s *Service) ExpirePending(ctx context.Context) (int, error) {
+	n := 0
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		n, topics = 0, nil
+		now := s.now()
+		ids, err := tx.RequestsPendingDue(now)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := tx.Request(id)
+			if err != nil {
+				return err
+			}
+			for i := range r.Targets {
+				if r.Targets[i].ExpirePending("not approved within " + r.Approval.PendingTTL.String()) {
+					if err := tx.TargetUpdate(&r.Targets[i]); err != nil {
+						return err
+					}
+				}
+			}
+			r.Status, r.PendingUntil = d.AggregateStatus(r.Targets), time.Time{}
+			if err := tx.RequestUpdate(r); err != nil {
+				return err
+			}
+			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(r.ID), "not approved in time", r.ID, nil); err != nil {
+				return err
+			}
+			topics = append(topics, requestTopic(string(id)))
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		s.hub.Publish(topics...)
+	}
+	return n, err
+}

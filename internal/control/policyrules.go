@@ -1,0 +1,243 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// authorize checks act on machine m. A caller that may not even read the
+// machine gets NotFound (no existence oracle); one that may read it but not
+// act gets Forbidden.
+func (s *Service) authorize(a d.Actor, act d.Action, m *d.Machine) error {
+	if a.Allowed(act, m) {
+		return nil
+	}
+	if !a.Allowed(d.ActMachinesRead, m) && !a.Allowed(d.ActPoliciesRead, m) && !a.Allowed(d.ActRequestsInitiate, m) {
+		return &d.Error{Kind: d.NotFound, Field: "machine", Message: fmt.Sprintf("machine %q not found", m.Name)}
+	}
+	return &d.Error{Kind: d.Forbidden, Message: fmt.Sprintf("%s may not %s on machine %s", a.Name, act, m.Name)}
+}
+
+// parseRules reads API rules into normalised port rules; nil in, nil out.
+func (s *Service) parseRules(in []d.RuleInput) ([]d.PortRule, error) {
+	if in == nil {
+		return nil, nil
+	}
+	raw := make([]d.PortRule, len(in))
+	for i, r := range in {
+		md, err := optionalDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i))
+		if err != nil {
+			return nil, err
+		}
+		idle, err := optionalDuration(r.IdleTimeout, fmt.Sprintf("rules[%d].idle_timeout", i))
+		if err != nil {
+			return nil, err
+		}
+		raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md, IdleTimeout: idle}
+	}
+	return d.NormalizeRules(raw, s.cfg.ServerCap)
+}
+
+// buildSettings applies the input's approval, justification and limits on
+// top of old (nil: defaults), validated.
+func (s *Service) buildSettings(old *d.Settings, in d.PolicyInput) (d.Settings, error) {
+	var st d.Settings
+	if old != nil {
+		st = *old
+	}
+	if in.Approval != nil {
+		ttl, err := optionalDuration(in.Approval.PendingTTL, "approval.pending_ttl")
+		if err != nil {
+			return st, err
+		}
+		st.Approval = d.ApprovalRule{Mode: in.Approval.Mode, Levels: in.Approval.Levels, PendingTTL: ttl, Extensions: in.Approval.Extensions}
+	}
+	if in.Justification != nil {
+		st.Justification = *in.Justification
+	}
+	if in.Limits != nil {
+		st.Limits = *in.Limits
+	}
+	var err error
+	if st.Approval, err = d.NormalizeApproval(st.Approval, s.cfg.ServerCap); err != nil {
+		return st, err
+	}
+	if st.Justification, err = d.NormalizeJustification(st.Justification); err != nil {
+		return st, err
+	}
+	st.Limits, err = d.NormalizeLimits(st.Limits)
+	return st, err
+}
+
+// effectivePolicy returns the policy that governs m (its own, else the most
+// specific matching selector policy), or nil.
+func effectivePolicy(tx *store.Tx, m *d.Machine) (*d.Policy, error) {
+	own, err := tx.Policy(m.ID)
+	if d.ErrorKind(err) == d.NotFound {
+		own, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		return own, nil
+	}
+	sels, err := tx.SelectorPolicies()
+	if err != nil {
+		return nil, err
+	}
+	return d.EffectivePolicy(m, nil, sels), nil
+}
+
+// SelectorPolicySet creates or changes the policy for every machine whose
+// labels match in.Selector. It needs policies/write everywhere (a selector
+// can match machines enrolled later). Grants that the machines' new
+// effective policy no longer covers are revoked in the same transaction.
+func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyInput) (*d.Policy, error) {
+	if err := s.require(a, d.ActPoliciesWrite); err != nil {
+		return nil, err
+	}
+	sel, err := d.ParseSelector(in.Selector)
+	if err != nil {
+		return nil, d.FieldErrorf("selector", "%v", err)
+	}
+	rules, err := s.parseRules(in.Rules)
+	if err != nil {
+		return nil, err
+	}
+	var out *d.Policy
+	var topics []string
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		now := s.now()
+		all, err := tx.SelectorPolicies()
+		if err != nil {
+			return err
+		}
+		var old *d.Policy
+		for i := range all {
+			if all[i].Selector == sel.String() {
+				old = &all[i]
+			}
+		}
+		p := &d.Policy{ID: d.PolicyPrefix + d.RandomString(16), Selector: sel.String(), Enabled: true, UpdatedAt: now, UpdatedBy: a.Subject()}
+		var oldSettings *d.Settings
+		switch {
+		case old != nil:
+			p.ID, p.Enabled, p.Rules = old.ID, old.Enabled, old.Rules
+			st := old.Settings()
+			oldSettings = &st
+		case rules == nil:
+			p.Rules = d.DefaultRules("linux", s.cfg.ServerCap)
+		}
+		if rules != nil {
+			p.Rules = rules
+		}
+		if in.Enabled != nil {
+			p.Enabled = *in.Enabled
+		}
+		st, err := s.buildSettings(oldSettings, in)
+		if err != nil {
+			return err
+		}
+		p.SetSettings(st)
+		if err := d.CheckLimitsAgainstRules(p.Limits, p.Rules); err != nil {
+			return err
+		}
+		if err := d.CheckSelectorConflict(sel, all, p.ID); err != nil {
+			return err
+		}
+		if err := tx.SelectorPolicyPut(p); err != nil {
+			return err
+		}
+		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", map[string]any{"selector": p.Selector, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
+			return err
+		}
+		if topics, err = s.reapplyAll(tx, now, a); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	return out, nil
+}
+
+// SelectorPolicyDelete removes a selector policy; machines it governed fall
+// back to the next matching policy (or none), and their uncovered grants are
+// revoked. Needs policies/write everywhere.
+func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string) error {
+	if err := s.require(a, d.ActPoliciesWrite); err != nil {
+		return err
+	}
+	if !d.ValidID(id, d.PolicyPrefix) {
+		return d.FieldErrorf("id", "malformed policy ID %q", id)
+	}
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		if err := tx.SelectorPolicyDelete(id); err != nil {
+			return err
+		}
+		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", nil); err != nil {
+			return err
+		}
+		var err error
+		topics, err = s.reapplyAll(tx, now, a)
+		return err
+	})
+	if err == nil {
+		s.hub.Publish(topics...)
+	}
+	return err
+}
+
+// SelectorPolicies lists the selector policies. Needs policies/read somewhere.
+func (s *Service) SelectorPolicies(ctx context.Context, a d.Actor) ([]d.Policy, error) {
+	if !a.AllowedSomewhere(d.ActPoliciesRead) {
+		return nil, forbidden(a, d.ActPoliciesRead)
+	}
+	var out []d.Policy
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.SelectorPolicies()
+		return err
+	})
+	return out, err
+}
+
+// reapplyAll bumps every machine's state version and revokes grants their
+// effective policy no longer covers; it returns the topics to wake.
+func (s *Service) reapplyAll(tx *store.Tx, now time.Time, a d.Actor) ([]string, error) {
+	ms, err := tx.Machines()
+	if err != nil {
+		return nil, err
+	}
+	var topics []string
+	for i := range ms {
+		m := &ms[i]
+		p, err := effectivePolicy(tx, m)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			p = &d.Policy{MachineID: m.ID}
+		}
+		version, err := tx.MachineBumpVersion(m.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
+			return nil, err
+		}
+		topics = append(topics, machineTopic(string(m.ID)))
+	}
+	return topics, nil
+}

@@ -1,0 +1,63 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// Identity is a person as the identity provider vouches for them, after
+// the ID token was verified.
+type Identity struct {
+	User   string   // from the configured user claim (e.g. email)
+	Groups []string // from the configured groups claim
+	Issuer string
+}
+
+// SessionCreate exchanges a verified identity for a short-lived session
+// token (the secret is returned once). The user must hold at least one role
+// binding, directly or through a group: an unknown user is Forbidden and the
+// refusal is audited. ttl bounds the session (1m–24h).
+func (s *Service) SessionCreate(ctx context.Context, ident Identity, source string, ttl time.Duration) (string, *d.Token, error) {
+	if ident.User == "" || len(ident.User) > 256 {
+		return "", nil, &d.Error{Kind: d.Unauthenticated, Message: "the identity token names no usable user"}
+	}
+	if ttl < time.Minute || ttl > 24*time.Hour {
+		return "", nil, d.FieldErrorf("ttl", "session lifetime must be from 1m to 24h")
+	}
+	if len(ident.Groups) > 256 {
+		ident.Groups = ident.Groups[:256]
+	}
+	actor := d.Actor{Kind: d.ActorUser, ID: ident.User, Name: ident.User, Groups: ident.Groups}
+	now := s.now()
+	id := d.NewTokenID()
+	full, hash := d.NewSecret(string(id))
+	t := &d.Token{ID: id, Kind: d.TokenSession, Name: "session " + ident.User, User: ident.User, Groups: ident.Groups,
+		Hash: hash, CreatedAt: now, CreatedBy: actor.Subject(), ExpiresAt: now.Add(ttl)}
+	var unknown bool
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		grants, err := grantsOf(tx, actor.Subjects())
+		if err != nil {
+			return err
+		}
+		if unknown = len(grants) == 0; unknown {
+			return nil
+		}
+		if err := tx.TokenCreate(t); err != nil {
+			return err
+		}
+		return s.audit(tx, now, actor, d.EvSignIn, actor.Subject(), "", "", map[string]any{"issuer": ident.Issuer, "groups": ident.Groups, "source": source, "expires_at": t.ExpiresAt})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if unknown {
+		err := &d.Error{Kind: d.Forbidden, Message: fmt.Sprintf("unknown user %s: no role is bound to this user or its groups; ask an admin for a binding", ident.User)}
+		s.AuditFailure(ctx, actor, d.EvSignIn, actor.Subject(), err)
+		return "", nil, err
+	}
+	return full, t, nil
+}
