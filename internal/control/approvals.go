@@ -86,10 +86,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		if err != nil {
 			return err
 		}
-		if ok, err := canSee(tx, a, r); err != nil || !ok {
-			if err == nil {
-				err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
-			}
+		if err := visible(tx, a, r); err != nil {
 			return err
 		}
 		if r.Status == d.StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
@@ -166,17 +163,12 @@ func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Reque
 // activate starts the access window of a finally approved request.
 func (s *Service) activate(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 	r.Start, r.End, r.PendingUntil = now, now.Add(r.Duration.Std()), time.Time{}
-	versions := map[d.MachineID]int64{}
+	bump := newBumper(tx, topics)
 	for i := range r.Targets {
 		t := &r.Targets[i]
-		v, ok := versions[t.MachineID]
-		if !ok {
-			var err error
-			if v, err = tx.MachineBumpVersion(t.MachineID); err != nil {
-				return err
-			}
-			versions[t.MachineID] = v
-			*topics = append(*topics, machineTopic(string(t.MachineID)))
+		v, err := bump.version(t.MachineID)
+		if err != nil {
+			return err
 		}
 		if t.Activate(r.End, v) {
 			if err := tx.TargetUpdate(t); err != nil {
@@ -242,10 +234,7 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 			return err
 		}
 		if r.Requester != a.Subject() {
-			if ok, err := canSee(tx, a, r); err != nil || !ok {
-				if err == nil {
-					err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
-				}
+			if err := visible(tx, a, r); err != nil {
 				return err
 			}
 			return &d.Error{Kind: d.Forbidden, Message: "only the requester can extend a request"}
@@ -312,20 +301,15 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, by d.Duration, topics *[]string) error {
 	r.End = r.End.Add(by.Std())
 	r.ExtendBy = 0
-	versions := map[d.MachineID]int64{}
+	bump := newBumper(tx, topics)
 	for i := range r.Targets {
 		t := &r.Targets[i]
 		if (t.Status != d.StatusApplying && t.Status != d.StatusActive) || !now.Before(t.End) {
 			continue
 		}
-		v, ok := versions[t.MachineID]
-		if !ok {
-			var err error
-			if v, err = tx.MachineBumpVersion(t.MachineID); err != nil {
-				return err
-			}
-			versions[t.MachineID] = v
-			*topics = append(*topics, machineTopic(string(t.MachineID)))
+		v, err := bump.version(t.MachineID)
+		if err != nil {
+			return err
 		}
 		t.End, t.Version = r.End, v
 		if err := tx.TargetUpdate(t); err != nil {

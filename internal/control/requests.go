@@ -22,6 +22,42 @@ func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {
 	return onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsRead, m) }, false)
 }
 
+// visible returns NotFound unless a may see r (no existence oracle).
+func visible(tx *store.Tx, a d.Actor, r *d.Request) error {
+	ok, err := canSee(tx, a, r)
+	if err == nil && !ok {
+		err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", r.ID)}
+	}
+	return err
+}
+
+// bumper bumps each machine's state version once per transaction, so all
+// changes to one machine in it share a version, and collects the topics
+// to wake after commit.
+type bumper struct {
+	tx       *store.Tx
+	versions map[d.MachineID]int64
+	topics   *[]string
+}
+
+func newBumper(tx *store.Tx, topics *[]string) *bumper {
+	return &bumper{tx: tx, versions: map[d.MachineID]int64{}, topics: topics}
+}
+
+// version returns the machine's new state version, bumping it the first time.
+func (b *bumper) version(m d.MachineID) (int64, error) {
+	if v, ok := b.versions[m]; ok {
+		return v, nil
+	}
+	v, err := b.tx.MachineBumpVersion(m)
+	if err != nil {
+		return 0, err
+	}
+	b.versions[m] = v
+	*b.topics = append(*b.topics, machineTopic(string(m)))
+	return v, nil
+}
+
 // onMachines applies ok to the machines of r's targets: with all, every one
 // must pass; else any. Machines deleted since count as failing.
 func onMachines(tx *store.Tx, r *d.Request, ok func(*d.Machine) bool, all bool) (bool, error) {
@@ -60,11 +96,7 @@ func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Re
 		if r, err = tx.Request(id); err != nil {
 			return err
 		}
-		ok, err := canSee(tx, a, r)
-		if err == nil && !ok {
-			err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
-		}
-		return err
+		return visible(tx, a, r)
 	})
 	if err != nil {
 		return nil, err
@@ -162,10 +194,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 		if err != nil {
 			return err
 		}
-		if ok, err := canSee(tx, a, r); err != nil || !ok {
-			if err == nil {
-				err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", id)}
-			}
+		if err := visible(tx, a, r); err != nil {
 			return err
 		}
 		own := r.Requester == a.Subject()
@@ -190,7 +219,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 			reason = "revoked by " + a.Name
 		}
 		r.ExtendBy = 0 // a pending extension ends with the access
-		versions := map[d.MachineID]int64{}
+		bump := newBumper(tx, &topics)
 		changed := 0
 		usage := map[d.TargetID]string{}
 		for i := range r.Targets {
@@ -204,15 +233,9 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 			if !t.Revoke(reason, in.Terminate) {
 				continue
 			}
-			v, ok := versions[t.MachineID]
-			if !ok {
-				if v, err = tx.MachineBumpVersion(t.MachineID); err != nil {
-					return err
-				}
-				versions[t.MachineID] = v
-				topics = append(topics, machineTopic(string(t.MachineID)))
+			if t.Version, err = bump.version(t.MachineID); err != nil {
+				return err
 			}
-			t.Version = v
 			if err := tx.TargetUpdate(t); err != nil {
 				return err
 			}
@@ -331,13 +354,8 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			reqs[t.RequestID] = true
 			n++
 		}
-		for id := range reqs {
-			if err := refreshRequestStatus(tx, id); err != nil {
-				return err
-			}
-			topics = append(topics, requestTopic(string(id)))
-		}
-		return nil
+		topics, err = refreshRequests(tx, reqs)
+		return err
 	})
 	if err == nil {
 		s.hub.Publish(topics...)
@@ -345,8 +363,17 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// RunExpiry calls Expire every interval until ctx ends.
+// RunExpiry records expired grants and expired pending requests every
+// interval until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
+	s.every(ctx, interval, map[string]func(context.Context) (int, error){
+		"expire grants":           s.Expire,
+		"expire pending requests": s.ExpirePending,
+	})
+}
+
+// every runs each sweep every interval until ctx ends, logging failures.
+func (s *Service) every(ctx context.Context, interval time.Duration, sweeps map[string]func(context.Context) (int, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -354,12 +381,24 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expire grants", "err", err)
-			}
-			if _, err := s.ExpirePending(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expire pending requests", "err", err)
+			for what, sweep := range sweeps {
+				if _, err := sweep(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error(what, "err", err)
+				}
 			}
 		}
 	}
+}
+
+// refreshRequests recomputes the status of each request in ids and returns
+// the topics to wake.
+func refreshRequests(tx *store.Tx, ids map[d.RequestID]bool) ([]string, error) {
+	var topics []string
+	for id := range ids {
+		if err := refreshRequestStatus(tx, id); err != nil {
+			return nil, err
+		}
+		topics = append(topics, requestTopic(string(id)))
+	}
+	return topics, nil
 }

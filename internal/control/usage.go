@@ -113,12 +113,11 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 				reqs[t.RequestID] = true
 				n++
 			}
-			for rid := range reqs {
-				if err := refreshRequestStatus(tx, rid); err != nil {
-					return err
-				}
-				topics = append(topics, requestTopic(string(rid)))
+			more, err := refreshRequests(tx, reqs)
+			if err != nil {
+				return err
 			}
+			topics = append(topics, more...)
 		}
 		return nil
 	})
@@ -130,18 +129,7 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 
 // RunIdleClose calls CloseIdle every interval until ctx ends.
 func (s *Service) RunIdleClose(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.CloseIdle(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("close idle grants", "err", err)
-			}
-		}
-	}
+	s.every(ctx, interval, map[string]func(context.Context) (int, error){"close idle grants": s.CloseIdle})
 }
 
 // usageDetails are the audit details of a target that ends: where it was
