@@ -198,10 +198,15 @@ func (s *Service) desired(ctx context.Context, id d.MachineID) (d.DesiredState, 
 		if err != nil {
 			return err
 		}
-		ts, err := tx.TargetsByMachine(id, d.StatusApplying, d.StatusActive, d.StatusRevoked)
+		ts, err := tx.TargetsByMachine(id, d.StatusApplying, d.StatusActive)
 		if err != nil {
 			return err
 		}
+		cut, err := tx.TargetsToTerminate(id)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, cut...)
 		ds = d.Desired(id, m.StateVersion, p, ts, s.now())
 		return nil
 	})
@@ -295,7 +300,7 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 }
 
 func (s *Service) markTerminated(tx *store.Tx, now time.Time, agent d.Actor, m d.MachineID, tid d.TargetID) error {
-	ts, err := tx.TargetsByMachine(m, d.StatusRevoked)
+	ts, err := tx.TargetsToTerminate(m)
 	if err != nil {
 		return err
 	}

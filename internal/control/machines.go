@@ -113,23 +113,9 @@ func (s *Service) Events(ctx context.Context, a d.Actor, f store.EventFilter) ([
 func (s *Service) ActiveGrants(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		ms, err := tx.Machines()
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		for _, m := range ms {
-			ts, err := tx.TargetsByMachine(m.ID, d.StatusActive)
-			if err != nil {
-				return err
-			}
-			for _, t := range ts {
-				if now.Before(t.End) {
-					n++
-				}
-			}
-		}
-		return nil
+		var err error
+		n, err = tx.CountActiveTargets(s.now())
+		return err
 	})
 	return n, err
 }

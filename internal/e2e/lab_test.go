@@ -23,6 +23,7 @@ import (
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/client"
 	"github.com/drawbridge/drawbridge/internal/netlab"
+	"github.com/drawbridge/drawbridge/internal/pgtest"
 	"github.com/drawbridge/drawbridge/internal/pki"
 )
 
@@ -42,9 +43,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build drawbridge: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// pgtest.Main runs the tests and stops the throwaway PostgreSQL cluster
+	// if a test started one; returning from TestMain exits with m.Run's code.
+	defer os.RemoveAll(dir)
+	pgtest.Main(m)
 }
 
 // world is one lab: a server host, a protected host running the agent and
@@ -63,6 +65,7 @@ type world struct {
 	serverAddr6    string
 	caPath         string
 	agentExtraArgs []string
+	database       string // --database for the server; "" is SQLite in dataDir
 }
 
 func newWorld(t testing.TB) *world {
@@ -149,8 +152,12 @@ func (p *proc) kill(sig syscall.Signal) {
 
 func (w *world) startServer() {
 	w.t.Helper()
-	w.server = w.start(w.srv, "server", "server", "--data-dir", w.dataDir, "--listen", "[::]:8443",
-		"--hostname", w.srv.IPv4.String(), "--hostname", w.srv.IPv6.String(), "--agent-timeout", "3s", "--log-level", "debug")
+	args := []string{"server", "--data-dir", w.dataDir, "--listen", "[::]:8443",
+		"--hostname", w.srv.IPv4.String(), "--hostname", w.srv.IPv6.String(), "--agent-timeout", "3s", "--log-level", "debug"}
+	if w.database != "" {
+		args = append(args, "--database", w.database)
+	}
+	w.server = w.start(w.srv, "server", args...)
 	eventually(w.t, 10*time.Second, "server ready", func() bool {
 		b, err := os.ReadFile(filepath.Join(w.dataDir, "admin.token"))
 		if err != nil {

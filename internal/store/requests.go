@@ -299,3 +299,21 @@ func (tx *Tx) CountOpenTargets(machine d.MachineID, requester string, now time.T
 	}
 	return n, nil
 }
+
+// CountActiveTargets counts the targets confirmed active whose end is after now.
+func (tx *Tx) CountActiveTargets(now time.Time) (int, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM targets WHERE status = ? AND end_at > ?`, string(d.StatusActive), micros(now)).Scan(&n)
+	if err != nil {
+		return 0, classify("count active targets", err, "")
+	}
+	return n, nil
+}
+
+// TargetsToTerminate returns a machine's revoked targets whose established
+// flows are still to be cut (revoked with terminate, not yet confirmed).
+func (tx *Tx) TargetsToTerminate(id d.MachineID) ([]d.Target, error) {
+	rows, err := tx.query(`SELECT `+targetCols+` FROM targets WHERE machine_id = ? AND status = ? AND terminate = ? AND terminated_at = 0 ORDER BY end_at, id`,
+		string(id), string(d.StatusRevoked), true)
+	return collect("targets to terminate", rows, err, scanTarget)
+}
