@@ -202,6 +202,25 @@ func Progress(rule ApprovalRule, approvals []Approval, kind string) ApprovalProg
 	return p
 }
 
+// Round returns the decisions of kind that count now. A request is decided
+// once, so all its decisions count. An extension may be asked for again
+// once the last one was approved or denied, and each is decided afresh:
+// only the decisions since the last finished round (quorum reached, or a
+// denial) count.
+func Round(rule ApprovalRule, approvals []Approval, kind string) []Approval {
+	var cur []Approval
+	for _, a := range approvals {
+		if a.Kind != kind {
+			continue
+		}
+		cur = append(cur, a)
+		if kind == ApprovalForExtension && (a.Decision == DecisionDeny || Progress(rule, cur, kind).Final) {
+			cur = nil
+		}
+	}
+	return cur
+}
+
 // JustificationMode says whether a justification is needed.
 type JustificationMode string
 

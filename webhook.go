@@ -241,3 +241,22 @@ const (
 	EvWebhookTested   = "webhook.tested"
 	EvDeliveryRetried = "webhook.delivery_retried"
 )
+
+// NewDelivery returns a pending delivery of n to webhook hook, due at now,
+// with n.ID set to the delivery's ID and n stored as its body.
+func NewDelivery(hook WebhookID, n Notification, now time.Time) (*Delivery, error) {
+	v := &Delivery{
+		ID: NewDeliveryID(), WebhookID: hook, Kind: n.Kind, EventID: n.EventID, Status: DeliveryPending,
+		NextAttempt: now, CreatedAt: now,
+	}
+	if n.Request != nil {
+		v.RequestID = n.Request.ID
+	}
+	n.ID = v.ID
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, fmt.Errorf("notification body: %w", err)
+	}
+	v.Body = b
+	return v, nil
+}

@@ -29,8 +29,9 @@ type serverFlags struct {
 	maxDuration               string
 	agentTimeout, offline     time.Duration
 	logLevel                  string
-	oidc                      oidcFlags  // server_oidc.go
-	audit                     auditFlags // server_audit.go
+	oidc                      oidcFlags    // server_oidc.go
+	audit                     auditFlags   // server_audit.go
+	webhook                   webhookFlags // server_webhook.go
 }
 
 func newServerCmd(e *env) *cobra.Command {
@@ -61,6 +62,7 @@ in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.oidc.register(fl)
 	f.audit.register(fl)
+	f.webhook.register(fl)
 	return cmd
 }
 
@@ -78,6 +80,9 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		return err
 	}
 	if err := f.audit.check(); err != nil {
+		return err
+	}
+	if err := f.webhook.check(); err != nil {
 		return err
 	}
 	maxDur, err := d.ParseDuration(f.maxDuration)
@@ -179,6 +184,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
 	wg.Go(func() { svc.RunIdleClose(ctx, time.Second) })
 	f.audit.start(ctx, &wg, svc, f.dataDir, log)
+	f.webhook.start(ctx, &wg, db, log)
 	wg.Go(func() {
 		<-ctx.Done()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -30,41 +30,53 @@ func (s *Service) Deny(ctx context.Context, a d.Actor, id d.RequestID, in d.Deci
 	return s.decide(ctx, a, id, d.DecisionDeny, in.Reason)
 }
 
-// mayApprove reports why actor a may not decide on r now ("" when it may),
-// and the level its decision counts for.
-func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, why string, err error) {
+// mayApprove returns why actor a may not decide on r now (nil when it
+// may: Conflict when nothing waits for a decision from a, Forbidden when a
+// may not make it), the kind of decision and the level it counts for.
+func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, refusal *d.Error, err error) {
+	refuse := func(k d.Kind, format string, args ...any) *d.Error {
+		return &d.Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case r.Status == d.StatusPending:
 		kind = d.ApprovalForRequest
 	case r.ExtendBy > 0:
 		kind = d.ApprovalForExtension
 	default:
-		return "", 0, fmt.Sprintf("request %s is %s; nothing waits for approval", r.ID, r.Status), nil
+		return "", 0, refuse(d.Conflict, "request %s is %s; nothing waits for approval", r.ID, r.Status), nil
 	}
 	if r.Requester == a.Subject() {
-		return kind, 0, "no self-approval: another approver must decide", nil
+		return kind, 0, refuse(d.Forbidden, "no self-approval: another approver must decide"), nil
 	}
 	ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsApprove, m) }, true)
 	if err != nil || !ok {
-		return kind, 0, "you may not approve requests on every machine of this request", err
+		return kind, 0, refuse(d.Forbidden, "you may not approve requests on every machine of this request"), err
 	}
-	for _, x := range r.Approvals {
-		if x.Kind == kind && slices.Contains(a.Subjects(), x.Approver) {
-			return kind, 0, "you have already decided on this request", nil
+	rule := approvalRule(r, kind)
+	round := d.Round(rule, r.Approvals, kind)
+	for _, x := range round {
+		if slices.Contains(a.Subjects(), x.Approver) {
+			return kind, 0, refuse(d.Conflict, "you have already decided on this request"), nil
 		}
 	}
+	p := d.Progress(rule, round, kind)
+	if p.Final || p.Level >= len(rule.Levels) {
+		return kind, 0, refuse(d.Conflict, "already approved"), nil
+	}
+	if !rule.Levels[p.Level].Eligible(a) {
+		return kind, p.Level, refuse(d.Forbidden, "you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and ")), nil
+	}
+	return kind, p.Level, nil, nil
+}
+
+// approvalRule is the rule decisions of kind on r follow: an extension of a
+// request created without levels needs one approval.
+func approvalRule(r *d.Request, kind string) d.ApprovalRule {
 	rule := r.Approval
 	if kind == d.ApprovalForExtension && len(rule.Levels) == 0 {
 		rule.Levels = []d.ApprovalLevel{{Quorum: 1}}
 	}
-	p := d.Progress(rule, r.Approvals, kind)
-	if p.Final || p.Level >= len(rule.Levels) {
-		return kind, 0, "already approved", nil
-	}
-	if !rule.Levels[p.Level].Eligible(a) {
-		return kind, p.Level, fmt.Sprintf("you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and ")), nil
-	}
-	return kind, p.Level, "", nil
+	return rule
 }
 
 func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decision, reason string) (*d.Request, error) {
@@ -92,17 +104,15 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		if r.Status == d.StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
 			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s was not approved in time; it expired at %s", id, r.PendingUntil.UTC().Format(time.RFC3339))}
 		}
-		kind, level, why, err := mayApprove(tx, a, r)
+		kind, level, refusal, err := mayApprove(tx, a, r)
 		if err != nil {
 			return err
 		}
-		if why != "" {
-			k := d.Forbidden
-			if kind == "" || why == "already approved" {
-				k = d.Conflict
-			}
-			return &d.Error{Kind: k, Message: why}
+		if refusal != nil {
+			return refusal
 		}
+		rule := approvalRule(r, kind)
+		round := d.Round(rule, r.Approvals, kind) // before this decision
 		ap := d.Approval{Approver: a.Subject(), ApproverName: a.Name, Kind: kind, Level: level, Decision: decision, Reason: reason, Time: now}
 		if err := tx.ApprovalAppend(r.ID, ap); err != nil {
 			return err
@@ -114,11 +124,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		if err := s.audit(tx, now, a, d.EvRequestApproved, string(r.ID), reason, r.ID, map[string]any{"kind": kind, "level": level + 1}); err != nil {
 			return err
 		}
-		rule := r.Approval
-		if kind == d.ApprovalForExtension && len(rule.Levels) == 0 {
-			rule.Levels = []d.ApprovalLevel{{Quorum: 1}}
-		}
-		if p := d.Progress(rule, r.Approvals, kind); p.Final {
+		if p := d.Progress(rule, append(round, ap), kind); p.Final {
 			if kind == d.ApprovalForRequest {
 				err = s.activate(tx, now, r, &topics)
 			} else {
@@ -198,11 +204,11 @@ func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error)
 			if r.Status == d.StatusPending && !now.Before(r.PendingUntil) {
 				continue
 			}
-			_, _, why, err := mayApprove(tx, a, r)
+			_, _, refusal, err := mayApprove(tx, a, r)
 			if err != nil {
 				return err
 			}
-			if why == "" {
+			if refusal == nil {
 				out = append(out, *r)
 			}
 		}

@@ -199,10 +199,15 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 	return err
 }
 
-// SelectorPolicies lists the selector policies. Needs policies/read somewhere.
+// SelectorPolicies lists the selector policies. Needs policies/read
+// somewhere; as in Policies, only a caller with policies/read everywhere
+// sees them (a selector can govern machines outside any narrower scope).
 func (s *Service) SelectorPolicies(ctx context.Context, a d.Actor) ([]d.Policy, error) {
 	if !a.AllowedSomewhere(d.ActPoliciesRead) {
 		return nil, forbidden(a, d.ActPoliciesRead)
+	}
+	if !a.Can(d.ActPoliciesRead) {
+		return nil, nil
 	}
 	var out []d.Policy
 	err := s.db.Read(ctx, func(tx *store.Tx) error {

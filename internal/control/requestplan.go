@@ -61,7 +61,10 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			return nil, d.WithField(err, field+".machine")
 		}
 		if err := s.authorize(a, d.ActRequestsInitiate, m); err != nil {
-			return nil, d.WithField(err, field+".machine")
+			// authorize names its NotFound "machine" already: replace, not prefix.
+			e := *d.AsError(err)
+			e.Field = field + ".machine"
+			return nil, &e
 		}
 		if seen[m.ID] {
 			return nil, d.FieldErrorf(field+".machine", "machine %s is listed twice", m.Name)

@@ -79,7 +79,8 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 }
 
 // TokenCreate creates an API token and returns the full secret, shown once.
-// Needs admin. Invalid for a bad name, role or TTL.
+// Needs admin. Invalid for a bad name, role or TTL. An empty role makes a
+// token with no role of its own, for role bindings on token:<ID>.
 func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (string, *d.Token, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
 		return "", nil, err
@@ -103,9 +104,10 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 		t.ExpiresAt = now.Add(ttl.Std())
 	}
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if !in.Role.Valid() {
+		if in.Role != "" && !in.Role.Valid() {
 			// Custom roles cannot be a token's own role (its actions could
-			// change under it); bind them to token:<ID> instead.
+			// change under it); bind them to token:<ID> instead. No role at
+			// all is a token that has only what such bindings give it.
 			return d.FieldErrorf("role", "unknown role %q (built-in roles: %s); bind custom roles with `drawbridge binding create`", in.Role, roleList())
 		}
 		scope, err := resolveScope(tx, in.Scope)

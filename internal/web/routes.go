@@ -44,6 +44,13 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/events", s.user(s.handleEventList))
 	m.HandleFunc("GET /api/v1/audit/verify", s.user(s.handleAuditVerify))
 	m.HandleFunc("GET /api/v1/audit/head", s.user(s.handleAuditHead))
+	m.HandleFunc("GET /api/v1/webhooks", s.user(s.handleWebhookList))
+	m.HandleFunc("POST /api/v1/webhooks", s.user(s.handleWebhookCreate))
+	m.HandleFunc("DELETE /api/v1/webhooks/{id}", s.user(s.handleWebhookDelete))
+	m.HandleFunc("POST /api/v1/webhooks/{id}/test", s.user(s.handleWebhookTest))
+	m.HandleFunc("GET /api/v1/webhook-deliveries", s.user(s.handleDeliveryList))
+	m.HandleFunc("GET /api/v1/webhook-deliveries/{id}", s.user(s.handleDeliveryGet))
+	m.HandleFunc("POST /api/v1/webhook-deliveries/{id}/retry", s.user(s.handleDeliveryRetry))
 
 	// Sign-in with OIDC (oidc_handlers.go): public, except logout.
 	m.HandleFunc("GET /api/v1/auth/config", s.public(s.handleAuthConfig))
