@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 func newApprovalsCmd(e *env) *cobra.Command {
@@ -61,21 +63,9 @@ func newApproveCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		r, err := c.Approve(cmd.Context(), d.RequestID(args[0]), d.DecisionInput{Reason: reason})
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, r)
-		}
-		printRequest(e, r)
-		return nil
-	}
+	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
+		return c.Approve(ctx, id, d.DecisionInput{Reason: reason})
+	})
 	return cmd
 }
 
@@ -89,24 +79,12 @@ func newDenyCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
 		if strings.TrimSpace(reason) == "" {
-			return fmt.Errorf("--reason is required to deny")
+			return nil, fmt.Errorf("--reason is required to deny")
 		}
-		r, err := c.Deny(cmd.Context(), d.RequestID(args[0]), d.DecisionInput{Reason: reason})
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, r)
-		}
-		printRequest(e, r)
-		return nil
-	}
+		return c.Deny(ctx, id, d.DecisionInput{Reason: reason})
+	})
 	return cmd
 }
 
@@ -117,21 +95,9 @@ func newDoneCmd(e *env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		r, err := c.Done(cmd.Context(), d.RequestID(args[0]))
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, r)
-		}
-		printRequest(e, r)
-		return nil
-	}
+	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
+		return c.Done(ctx, id)
+	})
 	return cmd
 }
 
@@ -149,15 +115,24 @@ approval policy the extension may need approval again.`,
 	cf := addClientFlags(cmd)
 	cmd.Flags().StringVar(&in.By, "by", "", "how much longer, e.g. 30m (required)")
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
+		if in.By == "" {
+			return nil, fmt.Errorf("--by is required, e.g. --by 30m")
+		}
+		return c.Extend(ctx, id, in)
+	})
+	return cmd
+}
+
+// requestVerb is the RunE of a command that acts on one request (its only
+// argument) and prints the request as it is afterwards.
+func requestVerb(e *env, cf *clientFlags, act func(context.Context, *client.Client, d.RequestID) (*d.Request, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
 		c, err := cf.client()
 		if err != nil {
 			return err
 		}
-		if in.By == "" {
-			return fmt.Errorf("--by is required, e.g. --by 30m")
-		}
-		r, err := c.Extend(cmd.Context(), d.RequestID(args[0]), in)
+		r, err := act(cmd.Context(), c, d.RequestID(args[0]))
 		if err != nil {
 			return err
 		}
@@ -166,9 +141,8 @@ approval policy the extension may need approval again.`,
 		}
 		printRequest(e, r)
 		if r.ExtendBy > 0 {
-			fmt.Fprintf(e.stdout, "the extension by %s waits for approval\n", r.ExtendBy)
+			fmt.Fprintf(e.stdout, "an extension by %s waits for approval\n", r.ExtendBy)
 		}
 		return nil
 	}
-	return cmd
 }

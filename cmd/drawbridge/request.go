@@ -91,7 +91,17 @@ the kernel, and prints how long that took.`,
 }
 
 func printRequest(e *env, r *d.Request) {
-	fmt.Fprintf(e.stdout, "%s %s until %s (%s)\n", r.ID, r.Status, ts8601(r.End), r.Duration)
+	if r.Status == d.StatusPending {
+		n := 0
+		for _, a := range r.Approvals {
+			if a.Kind == d.ApprovalForRequest && a.Decision == d.DecisionApprove {
+				n++
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s pending: waits for approval until %s (%d approval(s) so far); opens for %s from the final approval\n", r.ID, ts8601(r.PendingUntil), n, r.Duration)
+	} else {
+		fmt.Fprintf(e.stdout, "%s %s until %s (%s)\n", r.ID, r.Status, ts8601(r.End), r.Duration)
+	}
 	for _, t := range r.Targets {
 		line := fmt.Sprintf("  %s %d/%s from %s: %s", t.MachineName, t.Port, t.Protocol, t.Source, t.Status)
 		if t.Status == d.StatusActive && t.ApplyLatency > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -72,21 +73,9 @@ func newRevokeCmd(e *env) *cobra.Command {
 	cf := addClientFlags(cmd)
 	cmd.Flags().BoolVar(&in.Terminate, "terminate", false, "also cut established connections (conntrack)")
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		r, err := c.Revoke(cmd.Context(), d.RequestID(args[0]), in)
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, r)
-		}
-		printRequest(e, r)
-		return nil
-	}
+	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
+		return c.Revoke(ctx, id, in)
+	})
 	return cmd
 }
 

@@ -89,15 +89,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
 	}
-	var out *d.Request
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		topics = nil
-		now := s.now()
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
+	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
@@ -119,33 +111,26 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		}
 		r.Approvals = append(r.Approvals, ap)
 		if decision == d.DecisionDeny {
-			return s.applyDenial(tx, now, a, r, kind, reason, &topics, &out)
+			return s.applyDenial(tx, now, a, r, kind, reason)
 		}
 		if err := s.audit(tx, now, a, d.EvRequestApproved, string(r.ID), reason, r.ID, map[string]any{"kind": kind, "level": level + 1}); err != nil {
 			return err
 		}
 		if p := d.Progress(rule, append(round, ap), kind); p.Final {
 			if kind == d.ApprovalForRequest {
-				err = s.activate(tx, now, r, &topics)
+				err = s.activate(tx, now, r, topics)
 			} else {
-				err = s.extendNow(tx, now, a, r, r.ExtendBy, &topics)
+				err = s.extendNow(tx, now, a, r, r.ExtendBy, topics)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		out = r
 		return tx.RequestUpdate(r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.hub.Publish(topics...)
-	s.hub.Publish(requestTopic(string(id)))
-	return out, nil
 }
 
-func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, kind, reason string, topics *[]string, out **d.Request) error {
+func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, kind, reason string) error {
 	why := "denied by " + a.Name + ": " + reason
 	if kind == d.ApprovalForExtension {
 		r.ExtendBy = 0
@@ -162,7 +147,6 @@ func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Reque
 	if err := tx.RequestUpdate(r); err != nil {
 		return err
 	}
-	*out = r
 	return s.audit(tx, now, a, d.EvRequestDenied, string(r.ID), reason, r.ID, map[string]any{"kind": kind})
 }
 
@@ -230,15 +214,7 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 	if err != nil || by.Std() < d.MinDuration {
 		return nil, d.FieldErrorf("by", "by must be a duration of at least 1s, such as 30m")
 	}
-	var out *d.Request
-	var topics []string
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		topics = nil
-		now := s.now()
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
+	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if r.Requester != a.Subject() {
 			if err := visible(tx, a, r); err != nil {
 				return err
@@ -286,21 +262,13 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 			if err := tx.RequestUpdate(r); err != nil {
 				return err
 			}
-			out = r
 			return s.audit(tx, now, a, d.EvRequestExtended, string(r.ID), in.Reason, r.ID, map[string]any{"by": by, "waits_for_approval": true})
 		}
-		if err := s.extendNow(tx, now, a, r, by, &topics); err != nil {
+		if err := s.extendNow(tx, now, a, r, by, topics); err != nil {
 			return err
 		}
-		out = r
 		return tx.RequestUpdate(r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.hub.Publish(topics...)
-	s.hub.Publish(requestTopic(string(id)))
-	return out, nil
 }
 
 // extendNow moves the end of r's open targets by by.

@@ -22,6 +22,31 @@ func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {
 	return onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsRead, m) }, false)
 }
 
+// changeRequest runs change on request id in one transaction and, after
+// commit, wakes the agents of the machines whose state it changed (the
+// topics change appends) and whoever waits on the request.
+func (s *Service) changeRequest(ctx context.Context, id d.RequestID, change func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error) (*d.Request, error) {
+	var out *d.Request
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, s.now(), r, &topics); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(append(topics, requestTopic(string(id)))...)
+	return out, nil
+}
+
 // visible returns NotFound unless a may see r (no existence oracle).
 func visible(tx *store.Tx, a d.Actor, r *d.Request) error {
 	ok, err := canSee(tx, a, r)
@@ -186,14 +211,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 	if err := d.CheckJustification(in.Reason); err != nil {
 		return nil, d.WithField(&d.Error{Kind: d.Invalid, Message: "reason: " + d.AsError(err).Message}, "reason")
 	}
-	var out *d.Request
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
+	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
@@ -219,7 +237,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 			reason = "revoked by " + a.Name
 		}
 		r.ExtendBy = 0 // a pending extension ends with the access
-		bump := newBumper(tx, &topics)
+		bump := newBumper(tx, topics)
 		changed := 0
 		usage := map[d.TargetID]string{}
 		for i := range r.Targets {
@@ -233,9 +251,11 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 			if !t.Revoke(reason, in.Terminate) {
 				continue
 			}
-			if t.Version, err = bump.version(t.MachineID); err != nil {
+			v, err := bump.version(t.MachineID)
+			if err != nil {
 				return err
 			}
+			t.Version = v
 			if err := tx.TargetUpdate(t); err != nil {
 				return err
 			}
@@ -251,18 +271,8 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 		if err := tx.RequestUpdate(r); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, action, string(r.ID), reason, r.ID, map[string]any{"terminate": in.Terminate, "targets": changed, "usage": usage}); err != nil {
-			return err
-		}
-		out = r
-		return nil
+		return s.audit(tx, now, a, action, string(r.ID), reason, r.ID, map[string]any{"terminate": in.Terminate, "targets": changed, "usage": usage})
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.hub.Publish(topics...)
-	s.hub.Publish(requestTopic(string(id)))
-	return out, nil
 }
 
 // WaitApplied waits until no target of the request is applying (all active,
