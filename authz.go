@@ -70,8 +70,12 @@ func ParseSelector(s string) (Selector, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("empty selector")
 	}
+	parts := strings.Split(s, ",")
+	if len(parts) > 16 {
+		return nil, fmt.Errorf("at most 16 terms in a selector")
+	}
 	var sel Selector
-	for _, part := range strings.Split(s, ",") {
+	for _, part := range parts {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !labelKeyRE.MatchString(k) || !labelValueRE.MatchString(v) {
@@ -81,9 +85,6 @@ func ParseSelector(s string) (Selector, error) {
 			return nil, fmt.Errorf("label %q appears twice in the selector", k)
 		}
 		sel = append(sel, LabelTerm{k, v})
-	}
-	if len(sel) > 16 {
-		return nil, fmt.Errorf("at most 16 terms in a selector")
 	}
 	slices.SortFunc(sel, func(a, b LabelTerm) int { return strings.Compare(a.Key, b.Key) })
 	return sel, nil

@@ -131,7 +131,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if admin != "" {
-		if err := os.WriteFile(tokenPath, []byte(admin+"\n"), 0o600); err != nil {
+		if err := writeSecretFile(tokenPath, []byte(admin+"\n")); err != nil {
 			return fmt.Errorf("write admin token: %w", err)
 		}
 	}
@@ -157,7 +157,12 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	if err != nil {
 		return err
 	}
+	// Requests run under ctx: when the server stops, long-polls and waits
+	// end at once instead of holding shutdown (and the database) open.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 		Handler:           handler,
 		TLSConfig:         ca.TLSConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -178,8 +183,6 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
   use it:         export DRAWBRIDGE_ADDR=https://%s DRAWBRIDGE_CACERT=%s DRAWBRIDGE_TOKEN=$(cat %s)
 `, addr, db.Dialect(), filepath.Join(f.dataDir, "ca.pem"), ca.Pin(), tokenPath, clientAddr, filepath.Join(f.dataDir, "ca.pem"), tokenPath)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
 	wg.Go(func() { svc.RunIdleClose(ctx, time.Second) })
@@ -189,7 +192,9 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		<-ctx.Done()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
-		_ = srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close() // past the grace period: cut what is left before the database closes
+		}
 	})
 	err = srv.ServeTLS(ln, "", "")
 	cancel()
@@ -199,4 +204,26 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		return nil
 	}
 	return err
+}
+
+// writeSecretFile writes data to name with mode 0600 whatever existed there
+// before: a new file is written beside it and renamed over it.
+func writeSecretFile(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-secret-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
 }

@@ -189,6 +189,10 @@ func (a *Agent) watchLoop(ctx context.Context) {
 				return
 			}
 			failures++
+			// Reconnect with index 0: the server answers at once with a
+			// state computed then, so we reconcile with fresh remaining
+			// times (never stale ones that would extend a grant).
+			index = 0
 			wait := backoff(failures)
 			a.log.Warn("watch desired state", "err", err, "retry_in", wait)
 			sleep(ctx, wait)
@@ -196,7 +200,6 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		}
 		if failures > 0 {
 			a.log.Info("reconnected to server", "after_failures", failures)
-			index = 0 // reconcile fully after a gap, even if the version did not move
 		}
 		failures = 0
 		if ds.Version == index && index != 0 {

@@ -29,12 +29,10 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 	}
 	now := s.now()
 	m := &d.Machine{ID: d.NewMachineID(), Name: in.Name, Labels: in.Labels, Inventory: sanitizeInventory(in.Inventory), EnrolledAt: now, LastSeen: now, StateVersion: 1} // versions start at 1: index 0 means "now"
-	certPEM, notAfter, err := s.signer.SignAgentCSR([]byte(in.CSR), string(m.ID), s.cfg.AgentCertTTL, now)
-	if err != nil {
-		return nil, &d.Error{Kind: d.Invalid, Field: "csr", Message: "invalid certificate signing request", Err: err}
-	}
+	var certPEM []byte
+	var notAfter time.Time
 	actor := d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: in.Name}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		j, err := tx.JoinToken(d.JoinTokenID(id))
 		if d.ErrorKind(err) == d.NotFound {
 			return errBadJoin
@@ -51,14 +49,25 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 			}
 			return err
 		}
+		// The join token's labels are authoritative: they decide scopes and
+		// selector policies, so an agent may add labels but never change
+		// one its token sets.
 		labels := map[string]string{}
+		for k, v := range in.Labels {
+			if tv, ok := j.Labels[k]; ok && tv != v {
+				return d.FieldErrorf("labels", "the join token sets %s=%s; an agent cannot change it", k, tv)
+			}
+			labels[k] = v
+		}
 		for k, v := range j.Labels {
 			labels[k] = v
 		}
-		for k, v := range in.Labels {
-			labels[k] = v
-		}
 		m.Labels = labels
+		// Sign only for a valid join token: unauthenticated callers never
+		// get the CA to sign anything.
+		if certPEM, notAfter, err = s.signer.SignAgentCSR([]byte(in.CSR), string(m.ID), s.cfg.AgentCertTTL, now); err != nil {
+			return &d.Error{Kind: d.Invalid, Field: "csr", Message: "invalid certificate signing request", Err: err}
+		}
 		if err := tx.MachineCreate(m); err != nil {
 			if d.ErrorKind(err) == d.Conflict {
 				return &d.Error{Kind: d.Conflict, Field: "name", Message: fmt.Sprintf("a machine named %q is already enrolled; choose another --name or delete the old machine", in.Name)}
@@ -167,9 +176,15 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 	heartbeat := time.NewTicker(max(s.cfg.OnlineWindow/3, 100*time.Millisecond))
 	defer heartbeat.Stop()
 	for {
-		ds, err := s.desired(ctx, id)
-		if err != nil || ds.Version > index || index == 0 {
-			return ds, err
+		// Read the version alone (cheap), and the whole state only when it
+		// must be sent: remaining durations are computed at that moment, so
+		// an answer never carries time that has already passed.
+		v, err := s.stateVersion(ctx, id)
+		if err != nil {
+			return d.DesiredState{}, err
+		}
+		if v > index || index == 0 {
+			return s.desired(ctx, id)
 		}
 		select {
 		case <-wake:
@@ -179,11 +194,25 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 				return d.DesiredState{}, err
 			}
 		case <-deadline.C:
-			return ds, touch()
+			if err := touch(); err != nil {
+				return d.DesiredState{}, err
+			}
+			return s.desired(ctx, id)
 		case <-ctx.Done():
 			return d.DesiredState{}, ctx.Err()
 		}
 	}
+}
+
+// stateVersion reads a machine's desired-state version.
+func (s *Service) stateVersion(ctx context.Context, id d.MachineID) (int64, error) {
+	var v int64
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		v, err = tx.MachineStateVersion(id)
+		return err
+	})
+	return v, err
 }
 
 // desired reads what a machine's desired state is now.
@@ -283,6 +312,16 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 			}
 		}
 		if in.Error != "" {
+			if len(ts) > 0 {
+				// The agent keeps re-applying the state it holds, and a later
+				// apply may succeed: send it a state without the grants now
+				// recorded as failed, so the record and the kernel agree. Only
+				// when something failed, so a failing kernel cannot loop us.
+				if _, err := tx.MachineBumpVersion(id); err != nil {
+					return err
+				}
+				topics = append(topics, machineTopic(string(id)))
+			}
 			return tx.EventAppend(event(now, agent, d.EvMachineApplyFailed, string(id), d.ResultFailure, in.Error, "", map[string]any{"version": in.Version}))
 		}
 		return nil

@@ -40,7 +40,8 @@ func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, 
 	switch {
 	case r.Status == d.StatusPending:
 		kind = d.ApprovalForRequest
-	case r.ExtendBy > 0:
+	case r.ExtendBy > 0 && (r.Status == d.StatusApplying || r.Status == d.StatusActive):
+		// An extension counts only while its access is still open.
 		kind = d.ApprovalForExtension
 	default:
 		return "", 0, refuse(d.Conflict, "request %s is %s; nothing waits for approval", r.ID, r.Status), nil
@@ -220,6 +221,15 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 				return err
 			}
 			return &d.Error{Kind: d.Forbidden, Message: "only the requester can extend a request"}
+		}
+		// More time is a new grant of access: the requester must still be
+		// allowed to ask for it on every machine.
+		ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsInitiate, m) }, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return forbidden(a, d.ActRequestsInitiate)
 		}
 		open := 0
 		for _, t := range r.Targets {

@@ -62,7 +62,7 @@ func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.Machin
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(a, d.ActMachinesRead, m); err != nil {
+		if err := s.authorize(a, d.ActMachinesRead, m, ref); err != nil {
 			return err
 		}
 		p, err := effectivePolicy(tx, m)

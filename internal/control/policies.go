@@ -30,7 +30,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(a, d.ActPoliciesWrite, m); err != nil {
+		if err := s.authorize(a, d.ActPoliciesWrite, m, ref); err != nil {
 			return err
 		}
 		old, err := tx.Policy(m.ID)
@@ -157,7 +157,7 @@ func (s *Service) Policy(ctx context.Context, a d.Actor, ref string) (*d.Machine
 		if m, err = machineRef(tx, ref); err != nil {
 			return err
 		}
-		if err := s.authorize(a, d.ActPoliciesRead, m); err != nil {
+		if err := s.authorize(a, d.ActPoliciesRead, m, ref); err != nil {
 			return err
 		}
 		if p, err = effectivePolicy(tx, m); err != nil {

@@ -60,7 +60,7 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			}
 			return nil, d.WithField(err, field+".machine")
 		}
-		if err := s.authorize(a, d.ActRequestsInitiate, m); err != nil {
+		if err := s.authorize(a, d.ActRequestsInitiate, m, mt.Machine); err != nil {
 			// authorize names its NotFound "machine" already: replace, not prefix.
 			e := *d.AsError(err)
 			e.Field = field + ".machine"

@@ -162,6 +162,9 @@ func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		if f.Machine != "" {
 			m, err := machineRef(tx, f.Machine)
+			if d.ErrorKind(err) == d.NotFound {
+				return nil // no such machine: no requests, and no existence oracle
+			}
 			if err != nil {
 				return err
 			}
@@ -242,8 +245,11 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 		usage := map[d.TargetID]string{}
 		for i := range r.Targets {
 			t := &r.Targets[i]
-			if t.Expire(now) { // its time is up anyway: record expiry, not revoke
+			if t.Expire(now) { // its time is up anyway: record expiry (as the sweeper would), not revoke
 				if err := tx.TargetUpdate(t); err != nil {
+					return err
+				}
+				if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached; "+t.Usage.Summary(), t.RequestID, usageDetails(t)); err != nil {
 					return err
 				}
 				continue

@@ -142,3 +142,37 @@ func status(t *testing.T, svc *Service, a d.Actor, id d.RequestID) d.Status {
 	}
 	return r.Status
 }
+
+// TestIdleCloseUnderSelectorPolicy: an idle timeout set on a label-selector
+// policy closes idle grants of the machines it governs.
+func TestIdleCloseUnderSelectorPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc, db, admin := newService(t)
+		m := seedMachine(t, db, "web")
+		if _, err := svc.MachineLabel(t.Context(), admin, m.Name, d.LabelsInput{Set: map[string]string{"env": "prod"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SelectorPolicySet(t.Context(), admin, d.PolicyInput{
+			Selector: "env=prod", Rules: []d.RuleInput{{Port: 22, MaxDuration: "1h", IdleTimeout: "5m"}}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := svc.RequestCreate(t.Context(), admin, d.RequestInput{
+			Targets: []d.MachineTargets{{Machine: "web", Ports: []d.PortTarget{{Port: 22}}}}, Source: "198.51.100.7", Duration: "30m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg := r.Targets[0]
+		tg.Status, tg.AppliedAt = d.StatusActive, time.Now() // as an agent's ack would
+		if err := db.Tx(t.Context(), func(tx *store.Tx) error { return tx.TargetUpdate(&tg) }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(6 * time.Minute)
+		n, err := svc.CloseIdle(t.Context())
+		if err != nil || n != 1 {
+			t.Fatalf("CloseIdle = %d, %v; want the unused grant closed", n, err)
+		}
+		if got := status(t, svc, admin, r.ID); got != d.StatusRevoked {
+			t.Fatalf("status %s, want revoked (idle)", got)
+		}
+	})
+}

@@ -68,13 +68,27 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		n, topics = 0, nil
 		now := s.now()
+		// Every machine's effective policy: its own, or the selector
+		// policy that governs it.
+		ms, err := tx.Machines()
+		if err != nil {
+			return err
+		}
 		ps, err := tx.Policies()
 		if err != nil {
 			return err
 		}
+		own := map[d.MachineID]*d.Policy{}
 		for i := range ps {
-			p := &ps[i]
-			if !p.HasIdleTimeout() {
+			own[ps[i].MachineID] = &ps[i]
+		}
+		sels, err := tx.SelectorPolicies()
+		if err != nil {
+			return err
+		}
+		for i := range ms {
+			p := d.EffectivePolicy(&ms[i], own[ms[i].ID], sels)
+			if p == nil || !p.HasIdleTimeout() {
 				continue
 			}
 			ts, err := tx.TargetsByMachine(p.MachineID, d.StatusActive)

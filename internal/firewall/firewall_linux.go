@@ -38,6 +38,11 @@ const (
 	// expiryTolerance is how far a kernel element's remaining time may be
 	// from the desired one before Apply resets it.
 	expiryTolerance = time.Second
+	// overrunTolerance is the other side: an element may outlive its
+	// desired remaining time only by this much (the kernel's jiffy
+	// rounding and the time between reading and computing), never by a
+	// second: nothing stays open past its end.
+	overrunTolerance = 50 * time.Millisecond
 )
 
 var (
@@ -69,6 +74,9 @@ type Firewall struct {
 	// nobody else changed any ruleset and the structural check is skipped.
 	gen      uint32
 	genKnown bool
+	// start is when the current Apply began: the moment its remaining
+	// times refer to.
+	start time.Time
 	// cache mirrors the elements of our sets (set name → element key →
 	// element with its expiry deadline) as of generation gen. Only the
 	// kernel's timeouts change elements without a new generation, so while
@@ -227,6 +235,7 @@ func (f *Firewall) Apply(s State) (Stats, error) {
 	d := desiredState(s)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.start = time.Now()
 	st, err := f.apply(d)
 	if err != nil {
 		// A race with the kernel (an element expired, someone else
@@ -411,7 +420,7 @@ func diff(ops []elemOp, st *Stats, set *nftables.Set, have, want []nftables.SetE
 		case !ok:
 			adds = append(adds, elemOp{set: set, add: w, ordered: 2})
 			st.Added++
-		case set.HasTimeout && (h.Expires == 0 || (h.Expires-w.Timeout).Abs() > expiryTolerance):
+		case set.HasTimeout && (h.Expires == 0 || h.Expires > w.Timeout+overrunTolerance || w.Timeout-h.Expires > expiryTolerance):
 			repl = append(repl, elemOp{set: set, del: h, add: w, ordered: 1})
 			st.Replaced++
 		default:
@@ -452,6 +461,12 @@ func (f *Firewall) send(ops []elemOp, gen uint32) error {
 			n++
 		}
 		if op.add != nil {
+			if op.set.HasTimeout && op.add.Timeout > 0 {
+				// Remaining times are as of the start of Apply; a large apply
+				// sends its later batches seconds after that, and the time in
+				// between must not be added to any grant.
+				op.add.Timeout = max(op.add.Timeout-time.Since(f.start).Truncate(time.Millisecond), time.Millisecond)
+			}
 			if err := f.conn.SetAddElements(op.set, []nftables.SetElement{*op.add}); err != nil {
 				return err
 			}
@@ -574,8 +589,12 @@ func (f *Firewall) verify(o objects) (ok bool, why string, err error) {
 	if err != nil {
 		return false, "", fmt.Errorf("list tables: %w", err)
 	}
-	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == tableName }) {
+	i := slices.IndexFunc(tables, func(t *nftables.Table) bool { return t.Name == tableName })
+	if i < 0 {
 		return false, "absent", nil
+	}
+	if tables[i].Flags&nftables.TableFlagDormant != 0 {
+		return false, "table set dormant (every protected port open)", nil
 	}
 	if f.countersMissing {
 		return false, "allow set without counters", nil

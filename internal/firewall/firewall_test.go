@@ -411,6 +411,20 @@ func TestDriftRepair(t *testing.T) {
 			"meta", "l4proto", ".", "th", "dport", "@protected", "accept", "comment", `"drawbridge: protected ports"`)
 		checkRepaired(t, true)
 	})
+	t.Run("table set dormant", func(t *testing.T) {
+		nft(t, server, "add", "table", "inet", "drawbridge", "{ flags dormant; }")
+		mustConnect(t, other, server.IPv4, port)
+		checkRepaired(t, true)
+	})
+	t.Run("grant outlives its end by a fraction of a second", func(t *testing.T) {
+		// Ask for 600ms less than the kernel has: under the old symmetric
+		// 1s tolerance this element was kept and outlived its end.
+		short := State{Protected: []Port{{TCP, port}}, Allows: []Allow{{pfx(client.IPv4), TCP, port, time.Until(deadline) - 600*time.Millisecond}}}
+		if st := apply(t, f, short); st.Replaced != 1 {
+			t.Fatalf("a shorter remaining time must replace the element, stats %+v", st)
+		}
+		apply(t, f, state()) // back to the full grant for the next cases
+	})
 	t.Run("rogue element", func(t *testing.T) {
 		nft(t, server, "add", "element", "inet", "drawbridge", "allow4",
 			"{ "+other.IPv4.String()+" . tcp . "+p+" timeout 1h }")

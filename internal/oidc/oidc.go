@@ -244,8 +244,12 @@ func check(c tokenClaims, cfg Config, nonce string, now time.Time) (control.Iden
 	if strings.ContainsAny(user, " \t\r\n,") || len(user) > 256 {
 		return unauth("the ID token's %q claim is not a usable user name (no spaces or commas, at most 256 bytes)", cfg.UserClaim)
 	}
-	if cfg.UserClaim == "email" && isFalse(c.Claims["email_verified"]) {
-		return unauth("the identity provider says this email address is not verified")
+	// An email is an identity only when the provider vouches for it: some
+	// providers leave email_verified out for addresses users can edit, and
+	// bindings such as user:alice@corp must not be claimable that way. Use
+	// a stable claim (--oidc-user-claim sub or oid) with such providers.
+	if cfg.UserClaim == "email" && !isTrue(c.Claims["email_verified"]) {
+		return unauth("the email address is not verified: the identity provider did not send email_verified true; configure --oidc-user-claim sub (or oid) for providers that do not send it")
 	}
 	return control.Identity{User: user, Groups: groups(lookup(c.Claims, cfg.GroupsClaim)), Issuer: c.Issuer}, nil
 }
@@ -291,12 +295,12 @@ func groups(v any) []string {
 	return out
 }
 
-func isFalse(v any) bool {
+func isTrue(v any) bool {
 	switch b := v.(type) {
 	case bool:
-		return !b
+		return b
 	case string:
-		return b == "false"
+		return b == "true"
 	}
 	return false
 }

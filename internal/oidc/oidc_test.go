@@ -19,7 +19,7 @@ func TestCheck(t *testing.T) {
 	}
 	good := func() tokenClaims {
 		return tokenClaims{Issuer: cfg.Issuer, Audience: []string{"db"}, Expiry: now.Add(time.Minute), Nonce: "n1",
-			Claims: map[string]any{"email": "alice@example.com", "groups": []any{"ops", "dev", "ops", " ", 7}}}
+			Claims: map[string]any{"email": "alice@example.com", "email_verified": true, "groups": []any{"ops", "dev", "ops", " ", 7}}}
 	}
 	tests := []struct {
 		name   string
@@ -39,6 +39,8 @@ func TestCheck(t *testing.T) {
 		{name: "nbf within leeway", change: func(c *tokenClaims, _ *Config) { c.NotBefore = now.Add(time.Minute) },
 			want: control.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
 		{name: "user with a space", change: func(c *tokenClaims, _ *Config) { c.Claims["email"] = "alice smith" }, fails: true},
+		{name: "email_verified missing", change: func(c *tokenClaims, _ *Config) { delete(c.Claims, "email_verified") }, fails: true},
+		{name: "email_verified false", change: func(c *tokenClaims, _ *Config) { c.Claims["email_verified"] = false }, fails: true},
 		{name: "user claim not a string", change: func(c *tokenClaims, _ *Config) { c.Claims["email"] = 42 }, fails: true},
 		{name: "other user claim, no groups", change: func(c *tokenClaims, cfg *Config) {
 			cfg.UserClaim, cfg.GroupsClaim = "preferred_username", "roles"

@@ -133,3 +133,12 @@ func (tx *Tx) MachineDelete(id d.MachineID) error {
 	}
 	return affected("delete machine", res, notFound("machine %s not found", id))
 }
+
+// MachineStateVersion returns a machine's desired-state version, or NotFound.
+func (tx *Tx) MachineStateVersion(id d.MachineID) (int64, error) {
+	var v int64
+	if err := tx.queryRow(`SELECT state_version FROM machines WHERE id = ?`, string(id)).Scan(&v); err != nil {
+		return 0, rowErr("machine state version", err, notFound("machine %s not found", id))
+	}
+	return v, nil
+}

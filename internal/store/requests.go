@@ -140,8 +140,8 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 		args = append(args, string(f.MachineID))
 	}
 	if f.Awaiting {
-		q += ` AND (r.status = ? OR r.extend_ns > 0)`
-		args = append(args, string(d.StatusPending))
+		q += ` AND (r.status = ? OR (r.extend_ns > 0 AND r.status IN (?, ?)))`
+		args = append(args, string(d.StatusPending), string(d.StatusApplying), string(d.StatusActive))
 	}
 	if f.Open {
 		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.status IN (` + placeholders(len(openStatuses)) + `))`

@@ -693,8 +693,14 @@ func TestRelabel(t *testing.T) {
 		t.Errorf("events = %+v, want only machine.relabelled", auditLines(es))
 	}
 
-	wantError(t, e.call(t, "GET", "/api/v1/machines/devbox", dana, nil), http.StatusNotFound, d.NotFound, "machine")
-	wantError(t, e.call(t, "GET", "/api/v1/machines/devbox/policy", dana, nil), http.StatusNotFound, d.NotFound, "machine")
+	// Out of scope reads exactly as an unknown machine does: same message,
+	// no field (no existence oracle).
+	hidden := wantError(t, e.call(t, "GET", "/api/v1/machines/devbox", dana, nil), http.StatusNotFound, d.NotFound, "")
+	unknown := wantError(t, e.call(t, "GET", "/api/v1/machines/nosuchbox", dana, nil), http.StatusNotFound, d.NotFound, "")
+	if want := strings.Replace(unknown.Message, "nosuchbox", "devbox", 1); hidden.Message != want {
+		t.Errorf("out-of-scope machine says %q, an unknown one %q: they must read alike", hidden.Message, unknown.Message)
+	}
+	wantError(t, e.call(t, "GET", "/api/v1/machines/devbox/policy", dana, nil), http.StatusNotFound, d.NotFound, "")
 	wantError(t, e.call(t, "POST", "/api/v1/requests", dana, d.RequestInput{Targets: ports("devbox", 22), Source: "10.1.2.3"}), http.StatusNotFound, d.NotFound, "targets[0].machine")
 	var list struct{ Machines []d.MachineView }
 	decode(t, e.call(t, "GET", "/api/v1/machines", dana, nil), http.StatusOK, &list)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -211,8 +212,18 @@ func callbackURL(r *http.Request) string {
 }
 
 // safeNext keeps a post-sign-in redirect on this server: a local path only.
+//
+// Browsers drop tabs and newlines from URLs and treat '\' as '/', so any
+// control character or backslash is refused outright; the rest must parse
+// as a path with no scheme and no host.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

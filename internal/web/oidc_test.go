@@ -129,6 +129,7 @@ func TestOIDCRejects(t *testing.T) {
 		{"unknown signing key", stranger.Sign(t, iss.Claims(alice)), "signature"},
 		{"no user claim", iss.IDToken(with("email", nil)), `"email" claim`},
 		{"email not verified", iss.IDToken(with("email_verified", false)), "not verified"},
+		{"email_verified missing", iss.IDToken(with("email_verified", nil)), "not verified"},
 		{"malformed", "not.a.jwt", "well-formed"},
 		{"empty", "", "no ID token"},
 	}

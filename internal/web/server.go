@@ -58,6 +58,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				// A handler aborting a response it already started (a
+				// streamed export that failed midway): let net/http cut the
+				// connection, so the client sees a broken stream, never a
+				// clean-looking truncated one.
+				panic(p)
+			}
 			s.log.Error("panic in handler", "request_id", rid, "panic", p)
 			s.writeError(sw, r, &d.Error{Kind: d.Internal})
 		}
