@@ -141,13 +141,16 @@ const (
 	DecisionDeny         = "deny"
 )
 
-// Eligible reports whether actor a matches a level's approver lists (every
-// list must be matched by one of its entries; no lists: anyone).
-func (l ApprovalLevel) Eligible(a Actor) bool {
+// Eligible reports whether actor a matches a level's approver lists for a
+// request on machines ms (every list must be matched by one of its
+// entries; no lists: anyone). A "role:" entry counts only for a grant of
+// that role whose scope covers every one of the machines: an approver for
+// one machine is not an approver for another.
+func (l ApprovalLevel) Eligible(a Actor, ms []*Machine) bool {
 	for _, list := range l.Approvers {
 		ok := false
 		for _, who := range strings.Split(list, "|") {
-			if matchesApprover(a, who) {
+			if matchesApprover(a, who, ms) {
 				ok = true
 				break
 			}
@@ -159,9 +162,19 @@ func (l ApprovalLevel) Eligible(a Actor) bool {
 	return true
 }
 
-func matchesApprover(a Actor, who string) bool {
+func matchesApprover(a Actor, who string, ms []*Machine) bool {
 	if role, ok := strings.CutPrefix(who, "role:"); ok {
-		return slices.ContainsFunc(a.Grants, func(g Grant) bool { return string(g.Role) == role })
+		return slices.ContainsFunc(a.Grants, func(g Grant) bool {
+			if string(g.Role) != role {
+				return false
+			}
+			for _, m := range ms {
+				if !g.Scope.Matches(m) {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	return slices.Contains(a.Subjects(), who)
 }

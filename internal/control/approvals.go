@@ -64,7 +64,11 @@ func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, 
 	if p.Final || p.Level >= len(rule.Levels) {
 		return kind, 0, refuse(d.Conflict, "already approved"), nil
 	}
-	if !rule.Levels[p.Level].Eligible(a) {
+	ms, err := requestMachines(tx, r)
+	if err != nil {
+		return kind, 0, nil, err
+	}
+	if !rule.Levels[p.Level].Eligible(a, ms) {
 		return kind, p.Level, refuse(d.Forbidden, "you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and ")), nil
 	}
 	return kind, p.Level, nil, nil
@@ -343,4 +347,25 @@ func (s *Service) ExpirePending(ctx context.Context) (int, error) {
 		s.hub.Publish(topics...)
 	}
 	return n, err
+}
+
+// requestMachines loads the machines of r's targets that still exist.
+func requestMachines(tx *store.Tx, r *d.Request) ([]*d.Machine, error) {
+	var ms []*d.Machine
+	seen := map[d.MachineID]bool{}
+	for _, t := range r.Targets {
+		if seen[t.MachineID] {
+			continue
+		}
+		seen[t.MachineID] = true
+		m, err := tx.Machine(t.MachineID)
+		if d.ErrorKind(err) == d.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
 }
