@@ -134,3 +134,8 @@ func (c *Client) Policies(ctx context.Context) ([]d.Policy, error) {
 	err := c.Do(ctx, "GET", "/api/v1/policies", nil, nil, &out)
 	return out.Policies, err
 }
+
+// MachineDelete deletes a machine; its agent's certificate stops working.
+func (c *Client) MachineDelete(ctx context.Context, machine string) error {
+	return c.Do(ctx, "DELETE", "/api/v1/machines/"+url.PathEscape(machine), nil, nil, nil)
+}

@@ -46,5 +46,33 @@ func newMachinesCmd(e *env) *cobra.Command {
 		}
 		return tw.Flush()
 	}
+	cmd.AddCommand(newMachineDeleteCmd(e))
+	return cmd
+}
+
+func newMachineDeleteCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete MACHINE",
+		Short: "Delete a machine: revoke its grants; its agent certificate stops working (admin)",
+		Long: `Delete a machine. Its open grants are revoked, its policy is removed and its
+agent's certificate stops working at once; its requests stay for the record.
+The agent can no longer hear of the revocations, so its grants still close at
+their end times and its protected ports stay closed: run
+'drawbridge agent --cleanup' on a host you retire.`,
+		Example: `  drawbridge machines delete old-web-3`,
+		Args:    cobra.ExactArgs(1),
+	}
+	cf := addClientFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		if err := c.MachineDelete(cmd.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted machine %s\n", args[0])
+		return nil
+	}
 	return cmd
 }

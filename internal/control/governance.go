@@ -213,3 +213,47 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 	}
 	return out, err
 }
+
+// MachineDelete removes a machine: its open grants are revoked (reason
+// "machine deleted"), its policy goes, and its agent certificate stops
+// working at once (agents are authenticated against the machine table).
+// Its requests stay for the record. Needs admin.
+//
+// The agent can no longer fetch its state, so the revocations do not reach
+// its kernel: its grants still close at their end times there, and its
+// protected ports stay closed. Run `drawbridge agent --cleanup` on a host
+// that is being retired.
+func (s *Service) MachineDelete(ctx context.Context, a d.Actor, ref string) error {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+		if err != nil {
+			return err
+		}
+		reqs := map[d.RequestID]bool{}
+		for i := range ts {
+			if ts[i].Revoke("machine deleted", false) {
+				if err := tx.TargetUpdate(&ts[i]); err != nil {
+					return err
+				}
+				reqs[ts[i].RequestID] = true
+			}
+		}
+		for id := range reqs {
+			if err := refreshRequestStatus(tx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.MachineDelete(m.ID); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvMachineDeleted, string(m.ID), "", "", map[string]any{"machine": m.Name, "revoked_targets": len(ts)})
+	})
+}

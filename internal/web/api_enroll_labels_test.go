@@ -30,3 +30,23 @@ func TestEnrollLabelsFromJoinToken(t *testing.T) {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
 }
+
+// TestMachineDelete: deleting a machine revokes its open grants, keeps its
+// requests for the record, and its agent certificate stops working.
+func TestMachineDelete(t *testing.T) {
+	e := newEnv(t)
+	ag := e.enroll(t, "gone")
+	e.policy(t, "gone", d.RuleInput{Port: 22})
+	r := e.request(t, e.admin, d.RequestInput{Targets: ports("gone", 22), Source: "10.1.2.3"})
+
+	reader, _ := e.token(t, "rita", d.RoleReader)
+	wantError(t, e.call(t, "DELETE", "/api/v1/machines/gone", reader, nil), http.StatusForbidden, d.Forbidden, "")
+	if res := e.call(t, "DELETE", "/api/v1/machines/gone", e.admin, nil); res.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", res.status, res.body)
+	}
+	if got := e.getRequest(t, e.admin, r.ID); got.Status != d.StatusRevoked || got.Targets[0].Reason != "machine deleted" {
+		t.Errorf("request after delete: %s (%s)", got.Status, got.Targets[0].Reason)
+	}
+	wantError(t, ag.call(t, e, "GET", "/api/v1/agent/machines/"+string(ag.id)+"/state?index=0", nil), http.StatusUnauthorized, d.Unauthenticated, "")
+	wantError(t, e.call(t, "GET", "/api/v1/machines/gone", e.admin, nil), http.StatusNotFound, d.NotFound, "")
+}

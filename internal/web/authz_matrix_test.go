@@ -254,6 +254,13 @@ func matrixRoutes() []matrixRoute {
 			call: send("POST", fixed("/api/v1/roles"), func(p *probe) any {
 				return d.CustomRole{Name: d.Role(p.unique("made-")), Actions: []d.Action{d.ActMachinesRead}}
 			})},
+		{route: "DELETE /api/v1/machines/{machine}", kind: global, act: d.ActAdmin,
+			prepare: func(p *probe) string {
+				name := p.unique("doomed-box-")
+				p.m.enroll(p.t, name)
+				return name
+			},
+			call: send("DELETE", refPath("/api/v1/machines/"), nil)},
 		{route: "DELETE /api/v1/roles/{name}", kind: global, act: d.ActAdmin,
 			prepare: func(p *probe) string {
 				name := p.unique("doomed-")

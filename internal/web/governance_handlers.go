@@ -187,3 +187,11 @@ func (s *Server) handleRoleDelete(w http.ResponseWriter, r *http.Request, a d.Ac
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+func (s *Server) handleMachineDelete(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	if err := s.svc.MachineDelete(r.Context(), a, r.PathValue("machine")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

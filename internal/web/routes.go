@@ -13,6 +13,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/whoami", s.user(s.handleWhoami))
 	m.HandleFunc("GET /api/v1/machines", s.user(s.handleMachineList))
 	m.HandleFunc("GET /api/v1/machines/{machine}", s.user(s.handleMachineGet))
+	m.HandleFunc("DELETE /api/v1/machines/{machine}", s.user(s.handleMachineDelete))
 	m.HandleFunc("GET /api/v1/machines/{machine}/policy", s.user(s.handlePolicyGet))
 	m.HandleFunc("PUT /api/v1/machines/{machine}/policy", s.user(s.handlePolicyPut))
 	m.HandleFunc("POST /api/v1/machines/{machine}/policy/enable", s.user(s.handlePolicyEnable))
