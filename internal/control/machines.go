@@ -14,19 +14,7 @@ func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, err
 	}
 	var out []d.MachineView
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		ms, err := tx.Machines()
-		if err != nil {
-			return err
-		}
-		ps, err := tx.Policies()
-		if err != nil {
-			return err
-		}
-		byMachine := map[d.MachineID]*d.Policy{}
-		for i := range ps {
-			byMachine[ps[i].MachineID] = &ps[i]
-		}
-		sels, err := tx.SelectorPolicies()
+		ms, policies, err := machinesWithPolicies(tx)
 		if err != nil {
 			return err
 		}
@@ -39,7 +27,7 @@ func (s *Service) Machines(ctx context.Context, a d.Actor) ([]d.MachineView, err
 			if !a.Allowed(d.ActMachinesRead, &ms[i]) {
 				continue // outside the caller's scopes
 			}
-			v, err := s.view(tx, &ms[i], d.EffectivePolicy(&ms[i], byMachine[ms[i].ID], sels))
+			v, err := s.view(tx, &ms[i], policies[i])
 			if err != nil {
 				return err
 			}

@@ -103,6 +103,32 @@ func effectivePolicy(tx *store.Tx, m *d.Machine) (*d.Policy, error) {
 	return d.EffectivePolicy(m, nil, sels), nil
 }
 
+// machinesWithPolicies returns every machine and, at the same index, the
+// policy that governs it (nil for none), in three queries.
+func machinesWithPolicies(tx *store.Tx) ([]d.Machine, []*d.Policy, error) {
+	ms, err := tx.Machines()
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := tx.Policies()
+	if err != nil {
+		return nil, nil, err
+	}
+	own := map[d.MachineID]*d.Policy{}
+	for i := range ps {
+		own[ps[i].MachineID] = &ps[i]
+	}
+	sels, err := tx.SelectorPolicies()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*d.Policy, len(ms))
+	for i := range ms {
+		out[i] = d.EffectivePolicy(&ms[i], own[ms[i].ID], sels)
+	}
+	return ms, out, nil
+}
+
 // SelectorPolicySet creates or changes the policy for every machine whose
 // labels match in.Selector. It needs policies/write everywhere (a selector
 // can match machines enrolled later). Grants that the machines' new
@@ -231,17 +257,13 @@ func (s *Service) SelectorPolicies(ctx context.Context, a d.Actor) ([]d.Policy, 
 // reapplyAll bumps every machine's state version and revokes grants their
 // effective policy no longer covers; it returns the topics to wake.
 func (s *Service) reapplyAll(tx *store.Tx, now time.Time, a d.Actor) ([]string, error) {
-	ms, err := tx.Machines()
+	ms, policies, err := machinesWithPolicies(tx)
 	if err != nil {
 		return nil, err
 	}
 	var topics []string
 	for i := range ms {
-		m := &ms[i]
-		p, err := effectivePolicy(tx, m)
-		if err != nil {
-			return nil, err
-		}
+		m, p := &ms[i], policies[i]
 		if p == nil {
 			p = &d.Policy{MachineID: m.ID}
 		}

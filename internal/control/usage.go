@@ -68,26 +68,11 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		n, topics = 0, nil
 		now := s.now()
-		// Every machine's effective policy: its own, or the selector
-		// policy that governs it.
-		ms, err := tx.Machines()
+		_, policies, err := machinesWithPolicies(tx)
 		if err != nil {
 			return err
 		}
-		ps, err := tx.Policies()
-		if err != nil {
-			return err
-		}
-		own := map[d.MachineID]*d.Policy{}
-		for i := range ps {
-			own[ps[i].MachineID] = &ps[i]
-		}
-		sels, err := tx.SelectorPolicies()
-		if err != nil {
-			return err
-		}
-		for i := range ms {
-			p := d.EffectivePolicy(&ms[i], own[ms[i].ID], sels)
+		for _, p := range policies {
 			if p == nil || !p.HasIdleTimeout() {
 				continue
 			}
