@@ -124,7 +124,9 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		if p := d.Progress(rule, append(round, ap), kind); p.Final {
 			if kind == d.ApprovalForRequest {
 				err = s.activate(tx, now, r, topics)
-			} else {
+			} else if err = s.checkExtension(tx, r, r.ExtendBy); err == nil {
+				// Checked again at approval: the policy may have been
+				// tightened while the extension waited.
 				err = s.extendNow(tx, now, a, r, r.ExtendBy, topics)
 			}
 			if err != nil {
@@ -247,29 +249,8 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 		if r.ExtendBy > 0 {
 			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s already has an extension of %s waiting for approval", id, r.ExtendBy)}
 		}
-		newEnd := r.End.Add(by.Std())
-		for i, t := range r.Targets {
-			if t.Status != d.StatusApplying && t.Status != d.StatusActive {
-				continue
-			}
-			m, err := tx.Machine(t.MachineID)
-			if err != nil {
-				return err
-			}
-			p, err := effectivePolicy(tx, m)
-			if err != nil {
-				return err
-			}
-			rule, ok := d.PortRule{}, false
-			if p != nil && p.Enabled {
-				rule, ok = p.Rule(t.Port, t.Protocol)
-			}
-			if !ok {
-				return &d.Error{Kind: d.Conflict, Field: fmt.Sprintf("targets[%d]", i), Message: fmt.Sprintf("port %d/%s on %s is no longer in its JIT policy", t.Port, t.Protocol, t.MachineName)}
-			}
-			if total := newEnd.Sub(r.Start); total > rule.MaxDuration.Std() || total > s.cfg.ServerCap {
-				return d.FieldErrorf("by", "extending by %s makes %s from the start, over the maximum of %s for port %d on %s", by, d.Duration(total.Round(time.Second)), rule.MaxDuration, t.Port, t.MachineName)
-			}
+		if err := s.checkExtension(tx, r, by); err != nil {
+			return err
 		}
 		if r.Approval.Manual() && r.Approval.Extensions != d.ApprovalAuto {
 			r.ExtendBy = by
@@ -283,6 +264,37 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 		}
 		return tx.RequestUpdate(r)
 	})
+}
+
+// checkExtension checks that extending r by by keeps every open target
+// within its rule's maximum counted from the original start, and within
+// the server cap, under the policies as they are now.
+func (s *Service) checkExtension(tx *store.Tx, r *d.Request, by d.Duration) error {
+	newEnd := r.End.Add(by.Std())
+	for i, t := range r.Targets {
+		if t.Status != d.StatusApplying && t.Status != d.StatusActive {
+			continue
+		}
+		m, err := tx.Machine(t.MachineID)
+		if err != nil {
+			return err
+		}
+		p, err := effectivePolicy(tx, m)
+		if err != nil {
+			return err
+		}
+		rule, ok := d.PortRule{}, false
+		if p != nil && p.Enabled {
+			rule, ok = p.Rule(t.Port, t.Protocol)
+		}
+		if !ok {
+			return &d.Error{Kind: d.Conflict, Field: fmt.Sprintf("targets[%d]", i), Message: fmt.Sprintf("port %d/%s on %s is no longer in its JIT policy", t.Port, t.Protocol, t.MachineName)}
+		}
+		if total := newEnd.Sub(r.Start); total > rule.MaxDuration.Std() || total > s.cfg.ServerCap {
+			return d.FieldErrorf("by", "extending by %s makes %s from the start, over the maximum of %s for port %d on %s", by, d.Duration(total.Round(time.Second)), rule.MaxDuration, t.Port, t.MachineName)
+		}
+	}
+	return nil
 }
 
 // extendNow moves the end of r's open targets by by.
