@@ -64,7 +64,7 @@ func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, 
 	if p.Final || p.Level >= len(rule.Levels) {
 		return kind, 0, refuse(d.Conflict, "already approved"), nil
 	}
-	ms, err := requestMachines(tx, r)
+	ms, _, err := requestMachines(tx, r)
 	if err != nil {
 		return kind, 0, nil, err
 	}
@@ -322,11 +322,7 @@ func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request
 // ExpirePending ends requests whose approval did not come within the
 // pending TTL. It returns how many it expired.
 func (s *Service) ExpirePending(ctx context.Context) (int, error) {
-	n := 0
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		n, topics = 0, nil
-		now := s.now()
+	return s.sweep(ctx, func(tx *store.Tx, now time.Time, out *swept) error {
 		ids, err := tx.RequestsPendingDue(now)
 		if err != nil {
 			return err
@@ -350,20 +346,16 @@ func (s *Service) ExpirePending(ctx context.Context) (int, error) {
 			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(r.ID), "not approved in time", r.ID, nil); err != nil {
 				return err
 			}
-			topics = append(topics, requestTopic(string(id)))
-			n++
+			out.topics = append(out.topics, requestTopic(string(id)))
+			out.n++
 		}
 		return nil
 	})
-	if err == nil {
-		s.hub.Publish(topics...)
-	}
-	return n, err
 }
 
-// requestMachines loads the machines of r's targets that still exist.
-func requestMachines(tx *store.Tx, r *d.Request) ([]*d.Machine, error) {
-	var ms []*d.Machine
+// requestMachines loads the machines of r's targets that still exist, and
+// reports whether any was deleted since.
+func requestMachines(tx *store.Tx, r *d.Request) (ms []*d.Machine, deleted bool, err error) {
 	seen := map[d.MachineID]bool{}
 	for _, t := range r.Targets {
 		if seen[t.MachineID] {
@@ -372,12 +364,13 @@ func requestMachines(tx *store.Tx, r *d.Request) ([]*d.Machine, error) {
 		seen[t.MachineID] = true
 		m, err := tx.Machine(t.MachineID)
 		if d.ErrorKind(err) == d.NotFound {
+			deleted = true
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		ms = append(ms, m)
 	}
-	return ms, nil
+	return ms, deleted, nil
 }

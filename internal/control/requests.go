@@ -86,22 +86,14 @@ func (b *bumper) version(m d.MachineID) (int64, error) {
 // onMachines applies ok to the machines of r's targets: with all, every one
 // must pass; else any. Machines deleted since count as failing.
 func onMachines(tx *store.Tx, r *d.Request, ok func(*d.Machine) bool, all bool) (bool, error) {
-	seen := map[d.MachineID]bool{}
-	for _, t := range r.Targets {
-		if seen[t.MachineID] {
-			continue
-		}
-		seen[t.MachineID] = true
-		m, err := tx.Machine(t.MachineID)
-		if d.ErrorKind(err) == d.NotFound {
-			if all {
-				return false, nil
-			}
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
+	ms, deleted, err := requestMachines(tx, r)
+	if err != nil {
+		return false, err
+	}
+	if all && deleted {
+		return false, nil
+	}
+	for _, m := range ms {
 		if ok(m) != all {
 			return !all, nil
 		}
@@ -343,11 +335,7 @@ func (s *Service) checkOnline(ctx context.Context, ids []string) error {
 // kernel has already closed them; this keeps the record true even when the
 // agent is away. It returns how many targets it expired.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	n := 0
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		n, topics = 0, nil
-		now := s.now()
+	return s.sweep(ctx, func(tx *store.Tx, now time.Time, out *swept) error {
 		ts, err := tx.TargetsDue(now)
 		if err != nil {
 			return err
@@ -368,15 +356,33 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 				return err
 			}
 			reqs[t.RequestID] = true
-			n++
+			out.n++
 		}
-		topics, err = refreshRequests(tx, reqs)
+		more, err := refreshRequests(tx, reqs)
+		out.topics = append(out.topics, more...)
 		return err
 	})
-	if err == nil {
-		s.hub.Publish(topics...)
+}
+
+// swept is what one sweep changed: how many things, and the topics to wake.
+type swept struct {
+	n      int
+	topics []string
+}
+
+// sweep runs fn in one transaction (afresh on a retry) and, after commit,
+// wakes the topics it collected. It returns how many things fn changed.
+func (s *Service) sweep(ctx context.Context, fn func(tx *store.Tx, now time.Time, out *swept) error) (int, error) {
+	var out swept
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		out = swept{}
+		return fn(tx, s.now(), &out)
+	})
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	s.hub.Publish(out.topics...)
+	return out.n, nil
 }
 
 // RunExpiry records expired grants and expired pending requests every

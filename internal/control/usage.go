@@ -63,11 +63,7 @@ func (s *Service) ReportUsage(ctx context.Context, agent d.Actor, in d.UsageInpu
 // it; established connections stay, as with any revoke. It returns how many
 // targets it closed.
 func (s *Service) CloseIdle(ctx context.Context) (int, error) {
-	n := 0
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		n, topics = 0, nil
-		now := s.now()
+	return s.sweep(ctx, func(tx *store.Tx, now time.Time, out *swept) error {
 		_, policies, err := machinesWithPolicies(tx)
 		if err != nil {
 			return err
@@ -91,7 +87,7 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			topics = append(topics, machineTopic(string(p.MachineID)))
+			out.topics = append(out.topics, machineTopic(string(p.MachineID)))
 			reqs := map[d.RequestID]bool{}
 			for _, k := range idle {
 				t := &ts[k]
@@ -110,20 +106,16 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 					return err
 				}
 				reqs[t.RequestID] = true
-				n++
+				out.n++
 			}
 			more, err := refreshRequests(tx, reqs)
 			if err != nil {
 				return err
 			}
-			topics = append(topics, more...)
+			out.topics = append(out.topics, more...)
 		}
 		return nil
 	})
-	if err == nil {
-		s.hub.Publish(topics...)
-	}
-	return n, err
 }
 
 // RunIdleClose calls CloseIdle every interval until ctx ends.
