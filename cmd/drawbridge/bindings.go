@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 func newBindingCmd(e *env) *cobra.Command {
@@ -44,25 +44,9 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 	}
 	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs}
 	lf := addClientFlags(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := lf.client()
-		if err != nil {
-			return err
-		}
-		bs, err := c.Bindings(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if lf.json() {
-			return printJSON(e.stdout, bs)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY")
-		for _, b := range bs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
-		}
-		return tw.Flush()
-	}
+	list.RunE = listRunE(e, lf, (*client.Client).Bindings, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY", func(b d.Binding) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
+	})
 	del := &cobra.Command{Use: "delete BINDING_ID", Short: "Delete a role binding", Args: cobra.ExactArgs(1)}
 	df := addClientFlags(del)
 	del.RunE = func(cmd *cobra.Command, args []string) error {
@@ -112,29 +96,13 @@ func newRoleCmd(e *env) *cobra.Command {
 	}
 	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs}
 	lf := addClientFlags(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := lf.client()
-		if err != nil {
-			return err
+	list.RunE = listRunE(e, lf, (*client.Client).Roles, "ROLE\tKIND\tACTIONS", func(r client.RoleInfo) string {
+		kind := "custom"
+		if r.BuiltIn {
+			kind = "built-in"
 		}
-		rs, err := c.Roles(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if lf.json() {
-			return printJSON(e.stdout, rs)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ROLE\tKIND\tACTIONS")
-		for _, r := range rs {
-			kind := "custom"
-			if r.BuiltIn {
-				kind = "built-in"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, kind, joinActions(r.Actions))
-		}
-		return tw.Flush()
-	}
+		return fmt.Sprintf("%s\t%s\t%s", r.Name, kind, joinActions(r.Actions))
+	})
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1)}
 	df := addClientFlags(del)
 	del.RunE = func(cmd *cobra.Command, args []string) error {

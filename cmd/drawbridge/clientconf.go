@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,4 +72,28 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// listRunE is the RunE of a command that fetches a list and prints it as
+// JSON (-o json) or as a table: header, then one tab-separated row per item.
+func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context.Context) ([]T, error), header string, row func(T) string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		items, err := fetch(c, cmd.Context())
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, items)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, header)
+		for _, it := range items {
+			fmt.Fprintln(tw, row(it))
+		}
+		return tw.Flush()
+	}
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 // settingsFlags are a policy's approval, justification and limit flags.
@@ -109,26 +109,9 @@ func orMode(m d.ApprovalMode) d.ApprovalMode {
 func newPolicyListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List machine and label-selector policies", Args: cobra.NoArgs}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ps, err := c.Policies(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, ps)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TARGET\tENABLED\tPORTS\tAPPROVAL\tID")
-		for i := range ps {
-			p := &ps[i]
-			fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\n", p.Target(), p.Enabled, rulesSummary(p), orMode(p.Approval.Mode), orDash(p.ID))
-		}
-		return tw.Flush()
-	}
+	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tID", func(p d.Policy) string {
+		return fmt.Sprintf("%s\t%v\t%s\t%s\t%s", p.Target(), p.Enabled, rulesSummary(&p), orMode(p.Approval.Mode), orDash(p.ID))
+	})
 	return cmd
 }
 

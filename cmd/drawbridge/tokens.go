@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 func newJoinTokenCmd(e *env) *cobra.Command {
@@ -83,25 +83,9 @@ func newTokenCmd(e *env) *cobra.Command {
 
 	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs}
 	lf := addClientFlags(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := lf.client()
-		if err != nil {
-			return err
-		}
-		ts, err := c.Tokens(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if lf.json() {
-			return printJSON(e.stdout, ts)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tREVOKED")
-		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, ts8601(t.CreatedAt), orDash(ts8601(t.ExpiresAt)), orDash(ts8601(t.RevokedAt)))
-		}
-		return tw.Flush()
-	}
+	list.RunE = listRunE(e, lf, (*client.Client).Tokens, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tREVOKED", func(t d.Token) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", t.ID, t.Name, t.Role, ts8601(t.CreatedAt), orDash(ts8601(t.ExpiresAt)), orDash(ts8601(t.RevokedAt)))
+	})
 
 	revoke := &cobra.Command{Use: "revoke TOKEN_ID", Short: "Revoke an API token", Args: cobra.ExactArgs(1)}
 	rf := addClientFlags(revoke)

@@ -93,25 +93,9 @@ Events (default all): ` + strings.Join(kindNames(), ", ") + `.`,
 func newWebhookListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ws, err := c.Webhooks(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, ws)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tURL\tFORMAT\tEVENTS\tCREATED BY")
-		for _, w := range ws {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", w.ID, w.URL, w.Format, joinKindList(w.Kinds), w.CreatedBy)
-		}
-		return tw.Flush()
-	}
+	cmd.RunE = listRunE(e, cf, (*client.Client).Webhooks, "ID\tURL\tFORMAT\tEVENTS\tCREATED BY", func(w d.Webhook) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", w.ID, w.URL, w.Format, joinKindList(w.Kinds), w.CreatedBy)
+	})
 	return cmd
 }
 
