@@ -23,6 +23,7 @@ type Actor struct {
 	ID     string     `json:"id"`
 	Name   string     `json:"name"`
 	Role   Role       `json:"role,omitempty"`   // the token's own role (display)
+	Owner  string     `json:"owner,omitempty"`  // the person behind a token ("user:<name>"); see Person
 	Source netip.Addr `json:"source,omitzero"`  // the caller's address as the server sees it
 	Groups []string   `json:"groups,omitempty"` // identity-provider groups (users)
 	Grants []Grant    `json:"grants,omitempty"` // every role binding that applies, resolved
@@ -34,6 +35,17 @@ func (a Actor) Subject() string {
 		return "system"
 	}
 	return string(a.Kind) + ":" + a.ID
+}
+
+// Person identifies the person behind the actor, for the rules that count
+// people rather than credentials (no self-approval, quorum of distinct
+// approvers): a token's owner, a signed-in user's own subject, or — for a
+// token with no owner — the token itself.
+func (a Actor) Person() string {
+	if a.Owner != "" {
+		return a.Owner
+	}
+	return a.Subject()
 }
 
 // Subjects lists every binding subject the actor answers to: itself, and

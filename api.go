@@ -80,7 +80,16 @@ type TokenInput struct {
 	Name  string `json:"name"`
 	Role  Role   `json:"role"`
 	Scope string `json:"scope,omitempty"` // where the role applies: *, machine:<name or ID>, or a label selector; default *
-	TTL   string `json:"ttl,omitempty"`   // empty: no expiry
+	TTL   string `json:"ttl,omitempty"`   // absent: no expiry; else from MinTokenTTL to MaxTokenTTL
+	Owner string `json:"owner,omitempty"` // the person it is for (user:<name> or a bare name); default: the creator
+}
+
+// Revoked is the answer to revoking a token or deleting a binding: the
+// subject's requests that were ended with it (revoke_grants=true), and
+// those still open.
+type Revoked struct {
+	RevokedRequests []RequestID `json:"revoked_requests"`
+	OpenRequests    []RequestID `json:"open_requests"`
 }
 
 // JoinTokenInput describes a new agent join token.

@@ -124,13 +124,23 @@ func CombineApproval(rules []ApprovalRule) ApprovalRule {
 
 // Approval is one decision on a request or on its pending extension.
 type Approval struct {
-	Approver     string    `json:"approver"` // subject
-	ApproverName string    `json:"approver_name"`
-	Kind         string    `json:"kind"` // "request" or "extension"
-	Level        int       `json:"level"`
-	Decision     string    `json:"decision"` // "approve" or "deny"
-	Reason       string    `json:"reason,omitempty"`
-	Time         time.Time `json:"time"`
+	Approver       string    `json:"approver"` // subject
+	ApproverName   string    `json:"approver_name"`
+	ApproverPerson string    `json:"approver_person,omitempty"` // the person behind Approver, when it differs (a token's owner)
+	Kind           string    `json:"kind"`                      // "request" or "extension"
+	Level          int       `json:"level"`
+	Decision       string    `json:"decision"` // "approve" or "deny"
+	Reason         string    `json:"reason,omitempty"`
+	Time           time.Time `json:"time"`
+}
+
+// Person returns the person who decided: ApproverPerson, or Approver for
+// decisions recorded before owners were.
+func (a Approval) Person() string {
+	if a.ApproverPerson != "" {
+		return a.ApproverPerson
+	}
+	return a.Approver
 }
 
 // Approval kinds and decisions.
@@ -188,10 +198,13 @@ type ApprovalProgress struct {
 	Approved []string // subjects who approved, at any level
 }
 
-// Progress evaluates the approvals of kind on rule.
+// Progress evaluates the approvals of kind on rule. A quorum counts
+// distinct persons: two approvals by one person (say, through two tokens
+// with one owner) count once.
 func Progress(rule ApprovalRule, approvals []Approval, kind string) ApprovalProgress {
 	var p ApprovalProgress
 	counts := make([]int, len(rule.Levels))
+	counted := map[string]bool{}
 	for _, a := range approvals {
 		if a.Kind != kind {
 			continue
@@ -200,7 +213,8 @@ func Progress(rule ApprovalRule, approvals []Approval, kind string) ApprovalProg
 			p.Denied = true
 			continue
 		}
-		if a.Level < len(counts) {
+		if a.Level < len(counts) && !counted[a.Person()] {
+			counted[a.Person()] = true
 			counts[a.Level]++
 		}
 		p.Approved = append(p.Approved, a.Approver)

@@ -36,18 +36,51 @@ type Request struct {
 	ID            RequestID `json:"id"`
 	Requester     string    `json:"requester"`      // subject: "token:tok_…"
 	RequesterName string    `json:"requester_name"` // display name
-	Justification string    `json:"justification"`
-	Duration      Duration  `json:"duration"`
-	CreatedAt     time.Time `json:"created_at"`
-	Start         time.Time `json:"start"` // when the access window opened (approval time)
-	End           time.Time `json:"end"`
-	Status        Status    `json:"status"` // aggregate of the targets' statuses
-	Targets       []Target  `json:"targets"`
+	// RequesterPerson is the person behind the requester (Actor.Person)
+	// when it differs from Requester: a token's owner.
+	RequesterPerson string    `json:"requester_person,omitempty"`
+	Justification   string    `json:"justification"`
+	Duration        Duration  `json:"duration"`
+	CreatedAt       time.Time `json:"created_at"`
+	Start           time.Time `json:"start"` // when the access window opened (approval time)
+	End             time.Time `json:"end"`
+	Status          Status    `json:"status"` // aggregate of the targets' statuses
+	Targets         []Target  `json:"targets"`
+	// HiddenTargets counts the targets left out of this view because they
+	// are on machines outside the caller's scope (see Redact).
+	HiddenTargets int `json:"hidden_targets,omitempty"`
 
 	Approval     ApprovalRule `json:"approval"`               // the requirement it was created under
 	PendingUntil time.Time    `json:"pending_until,omitzero"` // pending: expires unless approved by then
 	Approvals    []Approval   `json:"approvals,omitempty"`    // decisions so far
 	ExtendBy     Duration     `json:"extend_by,omitzero"`     // an extension waiting for approval
+}
+
+// Person returns the person who made the request: RequesterPerson, or
+// Requester for requests made before owners were recorded.
+func (r *Request) Person() string {
+	if r.RequesterPerson != "" {
+		return r.RequesterPerson
+	}
+	return r.Requester
+}
+
+// Redact removes the targets whose machine visible rejects and counts them
+// in HiddenTargets: a caller who may see a request through one machine
+// learns nothing about the others (not their names, IDs, ports or sources).
+// The request's own status stays the aggregate of all its targets.
+func (r *Request) Redact(visible func(MachineID) bool) {
+	kept := r.Targets[:0:0]
+	for _, t := range r.Targets {
+		if visible(t.MachineID) {
+			kept = append(kept, t)
+		} else {
+			r.HiddenTargets++
+		}
+	}
+	if r.HiddenTargets > 0 {
+		r.Targets = kept
+	}
 }
 
 // Target is one machine × port × source of a request, with its own status.

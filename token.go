@@ -3,6 +3,7 @@ package drawbridge
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -15,6 +16,7 @@ type Token struct {
 	Name      string    `json:"name"`
 	Role      Role      `json:"role,omitempty"`   // api tokens: the role, at Scope
 	Scope     Scope     `json:"scope,omitempty"`  // api tokens: where Role applies (default "*")
+	Owner     string    `json:"owner,omitempty"`  // api tokens: the person it was made for, "user:<name>" (or the creating token's own subject)
 	User      string    `json:"user,omitempty"`   // sessions: the signed-in user
 	Groups    []string  `json:"groups,omitempty"` // sessions: the user's groups at sign-in
 	Hash      []byte    `json:"-"`
@@ -23,6 +25,34 @@ type Token struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: never
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
+
+// Token lifetimes: an API token given a TTL lives at least MinTokenTTL and
+// at most MaxTokenTTL; one given no TTL never expires.
+const (
+	MinTokenTTL = time.Minute
+	MaxTokenTTL = 366 * 24 * time.Hour
+)
+
+// RoleNone, as a token's role, makes a token with no role of its own: it has
+// only what role bindings on token:<ID> give it. The role must be given
+// explicitly; an empty role is refused.
+const RoleNone Role = "none"
+
+// ParseOwner reads a token owner: a person, "user:<name>" or a bare name
+// (read as user:<name>, as the identity provider names people, such as
+// alice@example.com). It returns the canonical "user:<name>".
+func ParseOwner(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "user:") {
+		s = "user:" + s
+	}
+	if !ownerRE.MatchString(s) {
+		return "", FieldErrorf("owner", "owner: want a person's name as the identity provider names them (such as alice@example.com), or user:<name>")
+	}
+	return s, nil
+}
+
+var ownerRE = regexp.MustCompile(`^user:[^\s,:]{1,256}$`)
 
 // TokenKind tells API tokens from sign-in sessions.
 type TokenKind string

@@ -157,9 +157,20 @@ func (c *Client) Tokens(ctx context.Context) ([]d.Token, error) {
 	return out.Tokens, err
 }
 
-// TokenRevoke revokes an API token.
-func (c *Client) TokenRevoke(ctx context.Context, id d.TokenID) error {
-	return c.Do(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(string(id)), nil, nil, nil)
+// TokenRevoke revokes an API token. With revokeGrants the requests made
+// with it are revoked too; the answer lists them (or those still open).
+func (c *Client) TokenRevoke(ctx context.Context, id d.TokenID, revokeGrants bool) (*d.Revoked, error) {
+	var out d.Revoked
+	err := c.Do(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(string(id)), revokeGrantsQuery(revokeGrants), nil, &out)
+	return &out, err
+}
+
+func revokeGrantsQuery(revokeGrants bool) url.Values {
+	q := url.Values{}
+	if revokeGrants {
+		q.Set("revoke_grants", "true")
+	}
+	return q
 }
 
 // JoinTokenCreate creates an agent join token; the secret is returned once.

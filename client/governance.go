@@ -93,9 +93,12 @@ func (c *Client) Bindings(ctx context.Context) ([]d.Binding, error) {
 	return out.Bindings, err
 }
 
-// BindingDelete deletes a role binding.
-func (c *Client) BindingDelete(ctx context.Context, id string) error {
-	return c.Do(ctx, "DELETE", "/api/v1/bindings/"+url.PathEscape(id), nil, nil, nil)
+// BindingDelete deletes a role binding. With revokeGrants the subject's
+// open requests are revoked too; the answer lists them (or those still open).
+func (c *Client) BindingDelete(ctx context.Context, id string, revokeGrants bool) (*d.Revoked, error) {
+	var out d.Revoked
+	err := c.Do(ctx, "DELETE", "/api/v1/bindings/"+url.PathEscape(id), revokeGrantsQuery(revokeGrants), nil, &out)
+	return &out, err
 }
 
 // RoleInfo describes a role.

@@ -47,17 +47,34 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 	list.RunE = listRunE(e, lf, (*client.Client).Bindings, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY", func(b d.Binding) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
 	})
-	del := &cobra.Command{Use: "delete BINDING_ID", Short: "Delete a role binding", Args: cobra.ExactArgs(1)}
+	var revokeGrants bool
+	del := &cobra.Command{
+		Use:   "delete BINDING_ID [--revoke-grants]",
+		Short: "Delete a role binding",
+		Long: `Delete a role binding. Access the subject was already granted stays open
+until its end unless --revoke-grants is given, which revokes the subject's
+open requests in the same step (not for a group: Drawbridge does not know
+its members; end each person's requests).`,
+		Example: `  drawbridge binding delete bnd_0123456789abcdef
+  drawbridge binding delete bnd_0123456789abcdef --revoke-grants   # offboarding: end their open access too`,
+		Args: cobra.ExactArgs(1),
+	}
 	df := addClientFlags(del)
+	del.Flags().BoolVar(&revokeGrants, "revoke-grants", false, "also revoke every open request the subject made")
 	del.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := df.client()
 		if err != nil {
 			return err
 		}
-		if err := c.BindingDelete(cmd.Context(), args[0]); err != nil {
+		out, err := c.BindingDelete(cmd.Context(), args[0], revokeGrants)
+		if err != nil {
 			return err
 		}
+		if df.json() {
+			return printJSON(e.stdout, out)
+		}
 		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+		printRevoked(e, out, "--revoke-grants")
 		return nil
 	}
 	cmd.AddCommand(create, list, del)

@@ -46,8 +46,8 @@ func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, 
 	default:
 		return "", 0, refuse(d.Conflict, "request %s is %s; nothing waits for approval", r.ID, r.Status), nil
 	}
-	if r.Requester == a.Subject() {
-		return kind, 0, refuse(d.Forbidden, "no self-approval: another approver must decide"), nil
+	if r.Requester == a.Subject() || r.Person() == a.Person() {
+		return kind, 0, refuse(d.Forbidden, "no self-approval: another person must decide (this request was made by %s)", r.Person()), nil
 	}
 	ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsApprove, m) }, true)
 	if err != nil || !ok {
@@ -56,8 +56,9 @@ func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, 
 	rule := approvalRule(r, kind)
 	round := d.Round(rule, r.Approvals, kind)
 	for _, x := range round {
-		if slices.Contains(a.Subjects(), x.Approver) {
-			return kind, 0, refuse(d.Conflict, "you have already decided on this request"), nil
+		if slices.Contains(a.Subjects(), x.Approver) || x.Person() == a.Person() {
+			// One person is one approver, however many tokens they hold.
+			return kind, 0, refuse(d.Conflict, "%s has already decided on this request (as %s); a quorum counts distinct people", a.Person(), x.Approver), nil
 		}
 	}
 	p := d.Progress(rule, round, kind)
@@ -110,7 +111,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		}
 		rule := approvalRule(r, kind)
 		round := d.Round(rule, r.Approvals, kind) // before this decision
-		ap := d.Approval{Approver: a.Subject(), ApproverName: a.Name, Kind: kind, Level: level, Decision: decision, Reason: reason, Time: now}
+		ap := d.Approval{Approver: a.Subject(), ApproverName: a.Name, ApproverPerson: personOf(a), Kind: kind, Level: level, Decision: decision, Reason: reason, Time: now}
 		if err := tx.ApprovalAppend(r.ID, ap); err != nil {
 			return err
 		}
@@ -178,32 +179,47 @@ func (s *Service) activate(tx *store.Tx, now time.Time, r *d.Request, topics *[]
 }
 
 // Approvals lists what waits for the caller: pending requests and pending
-// extensions the caller may decide on now.
+// extensions the caller may decide on now, newest first, at most
+// store.MaxLimit. The caller's scope is part of the query (requests whose
+// every machine the caller may approve on, not made by the caller), so
+// requests out of scope never crowd out those in it. Every target of a
+// listed request is in the caller's approval scope, so nothing in it needs
+// redacting.
 func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error) {
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
 	}
-	var out []d.Request
+	out := []d.Request{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rs, err := tx.Requests(store.RequestFilter{Awaiting: true, Limit: store.MaxLimit})
+		ids, err := machinesWhere(tx, a, d.ActRequestsApprove)
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		for i := range rs {
-			r := &rs[i]
-			if r.Status == d.StatusPending && !now.Before(r.PendingUntil) {
-				continue
-			}
-			_, _, refusal, err := mayApprove(tx, a, r)
+		f := store.RequestFilter{Awaiting: true, PendingAfter: s.now(), AllOn: ids, NotPerson: a.Person(), Limit: store.MaxLimit}
+		for {
+			rs, err := tx.Requests(f)
 			if err != nil {
 				return err
 			}
-			if refusal == nil {
-				out = append(out, *r)
+			for i := range rs {
+				// What the query cannot see: approver lists, decisions
+				// already made by the caller, subjects other than the person.
+				_, _, refusal, err := mayApprove(tx, a, &rs[i])
+				if err != nil {
+					return err
+				}
+				if refusal == nil {
+					out = append(out, rs[i])
+					if len(out) == store.MaxLimit {
+						return nil
+					}
+				}
 			}
+			if len(rs) < store.MaxLimit {
+				return nil
+			}
+			f.Before = &rs[len(rs)-1]
 		}
-		return nil
 	})
 	return out, err
 }

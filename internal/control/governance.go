@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -84,20 +85,24 @@ func (s *Service) Bindings(ctx context.Context, a d.Actor) ([]d.Binding, error) 
 	return out, err
 }
 
-// BindingDelete removes a role binding. Needs admin.
-func (s *Service) BindingDelete(ctx context.Context, a d.Actor, id string) error {
+// BindingDelete removes a role binding. The subject's open requests stay
+// open until their end unless revokeGrants is set, in which case they are
+// revoked in the same transaction (not possible for a group: its members
+// are not known here); the answer lists them. Needs admin.
+func (s *Service) BindingDelete(ctx context.Context, a d.Actor, id string, revokeGrants bool) (*d.Revoked, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
-		return err
+		return nil, err
 	}
 	if !d.ValidID(id, d.BindingPrefix) {
-		return d.FieldErrorf("id", "malformed binding ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed binding ID %q", id)
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.BindingDelete(id); err != nil {
-			return err
+	return s.revokeAccess(ctx, a, func(tx *store.Tx, _ time.Time) (string, error) {
+		b, err := tx.Binding(id)
+		if err != nil {
+			return "", err
 		}
-		return s.audit(tx, s.now(), a, d.EvBindingDeleted, id, "", "", nil)
-	})
+		return b.Subject, tx.BindingDelete(id)
+	}, d.EvBindingDeleted, id, "binding "+id+" deleted by "+a.Name, revokeGrants)
 }
 
 // RoleCreate defines a custom role. Needs admin.

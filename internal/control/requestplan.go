@@ -171,7 +171,7 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 			return err
 		}
 		r := &d.Request{
-			ID: d.NewRequestID(), Requester: a.Subject(), RequesterName: a.Name,
+			ID: d.NewRequestID(), Requester: a.Subject(), RequesterName: a.Name, RequesterPerson: personOf(a),
 			Justification: in.Justification, CreatedAt: now, Duration: pl.duration, Approval: pl.approval,
 		}
 		status := d.StatusApplying

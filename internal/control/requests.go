@@ -102,8 +102,22 @@ func onMachines(tx *store.Tx, r *d.Request, ok func(*d.Machine) bool, all bool) 
 }
 
 // Request returns one request. NotFound when it does not exist or the
-// caller may not see it (no existence oracle).
+// caller may not see it (no existence oracle). Targets on machines outside
+// the caller's scope are left out and counted (Request.Redact).
 func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Request, error) {
+	r, err := s.request(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Read(ctx, func(tx *store.Tx) error { return redact(tx, a, r) })
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// request is Request without the redaction.
+func (s *Service) request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
 		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
 	}
@@ -120,6 +134,46 @@ func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Re
 	}
 	expireView(r, s.now())
 	return r, nil
+}
+
+// redact leaves out of r the targets on machines where a may not read
+// requests, unless r is a's own (a requester sees all it asked for).
+func redact(tx *store.Tx, a d.Actor, r *d.Request) error {
+	if r.Requester == a.Subject() || a.Can(d.ActRequestsRead) {
+		return nil
+	}
+	ms, _, err := requestMachines(tx, r)
+	if err != nil {
+		return err
+	}
+	ok := map[d.MachineID]bool{}
+	for _, m := range ms {
+		ok[m.ID] = a.Allowed(d.ActRequestsRead, m)
+	}
+	r.Redact(func(id d.MachineID) bool { return ok[id] })
+	return nil
+}
+
+// machinesWhere returns the IDs of the machines on which a may act, or nil
+// when a may act everywhere (no restriction to push into a query).
+func machinesWhere(tx *store.Tx, a d.Actor, act d.Action) ([]d.MachineID, error) {
+	if a.Can(act) {
+		return nil, nil
+	}
+	ids := []d.MachineID{}
+	if !a.AllowedSomewhere(act) {
+		return ids, nil
+	}
+	ms, err := tx.Machines()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		if a.Allowed(act, &ms[i]) {
+			ids = append(ids, ms[i].ID)
+		}
+	}
+	return ids, nil
 }
 
 // expireView shows targets past their end as expired even before the
@@ -144,14 +198,25 @@ type RequestsFilter struct {
 }
 
 // Requests lists requests, newest first: those on machines where the caller
-// has requests/read, and its own.
+// has requests/read, and its own. The caller's scope is part of the query,
+// so Limit counts only requests the caller may see; targets outside the
+// scope are left out and counted (Request.Redact).
 func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]d.Request, error) {
 	sf := store.RequestFilter{Open: f.Open, Limit: f.Limit, Awaiting: f.Awaiting}
-	if f.Mine || !a.AllowedSomewhere(d.ActRequestsRead) {
-		sf.Requester = a.Subject()
-	}
-	var rs []d.Request
+	rs := []d.Request{}
+	var readable map[d.MachineID]bool // nil: every machine
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		if f.Mine || !a.AllowedSomewhere(d.ActRequestsRead) {
+			sf.Requester = a.Subject()
+		} else if ids, err := machinesWhere(tx, a, d.ActRequestsRead); err != nil {
+			return err
+		} else if ids != nil {
+			sf.Visible = &store.Visibility{Requester: a.Subject(), Machines: ids}
+			readable = map[d.MachineID]bool{}
+			for _, id := range ids {
+				readable[id] = true
+			}
+		}
 		if f.Machine != "" {
 			m, err := machineRef(tx, f.Machine)
 			if d.ErrorKind(err) == d.NotFound {
@@ -160,29 +225,29 @@ func (s *Service) Requests(ctx context.Context, a d.Actor, f RequestsFilter) ([]
 			if err != nil {
 				return err
 			}
+			if !a.Allowed(d.ActRequestsRead, m) {
+				// Out of scope: only the caller's own requests there, which
+				// name the machine anyway. Anything else would tell that it
+				// exists.
+				sf.Requester = a.Subject()
+			}
 			sf.MachineID = m.ID
 		}
-		all, err := tx.Requests(sf)
-		if err != nil {
-			return err
-		}
-		rs = all[:0]
-		for i := range all {
-			ok, err := canSee(tx, a, &all[i])
-			if err != nil {
-				return err
-			}
-			if ok {
-				rs = append(rs, all[i])
-			}
-		}
-		return nil
+		var err error
+		rs, err = tx.Requests(sf)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	for i := range rs {
 		expireView(&rs[i], now)
+		if readable != nil && rs[i].Requester != a.Subject() {
+			rs[i].Redact(func(id d.MachineID) bool { return readable[id] })
+		}
 	}
-	return rs, err
+	return rs, nil
 }
 
 // Revoke ends every open target of a request at once; the agents remove the
@@ -231,46 +296,93 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 		case reason == "":
 			reason = "revoked by " + a.Name
 		}
-		r.ExtendBy = 0 // a pending extension ends with the access
-		bump := newBumper(tx, topics)
-		changed := 0
-		usage := map[d.TargetID]string{}
-		for i := range r.Targets {
-			t := &r.Targets[i]
-			if t.Expire(now) { // its time is up anyway: record expiry (as the sweeper would), not revoke
-				if err := tx.TargetUpdate(t); err != nil {
-					return err
-				}
-				if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached; "+t.Usage.Summary(), t.RequestID, usageDetails(t)); err != nil {
-					return err
-				}
-				continue
-			}
-			if !t.Revoke(reason, in.Terminate) {
-				continue
-			}
-			v, err := bump.version(t.MachineID)
-			if err != nil {
-				return err
-			}
-			t.Version = v
-			if err := tx.TargetUpdate(t); err != nil {
-				return err
-			}
-			changed++
-			if !t.AppliedAt.IsZero() {
-				usage[t.ID] = t.Usage.Summary() // was it used while open?
-			}
+		changed, err := s.endTargets(tx, now, a, r, action, reason, in.Terminate, topics)
+		if err != nil {
+			return err
 		}
 		if changed == 0 {
 			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s is %s; nothing to revoke", id, d.AggregateStatus(r.Targets))}
 		}
-		r.Status = d.AggregateStatus(r.Targets)
-		if err := tx.RequestUpdate(r); err != nil {
-			return err
-		}
-		return s.audit(tx, now, a, action, string(r.ID), reason, r.ID, map[string]any{"terminate": in.Terminate, "targets": changed, "usage": usage})
+		return nil
 	})
+}
+
+// endTargets ends r's open targets in tx (recording as expired those whose
+// time is up anyway), saves r and audits action by a; it returns how many
+// targets it ended, and writes nothing when that is none.
+func (s *Service) endTargets(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, action, reason string, terminate bool, topics *[]string) (int, error) {
+	r.ExtendBy = 0 // a pending extension ends with the access
+	bump := newBumper(tx, topics)
+	changed := 0
+	usage := map[d.TargetID]string{}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		if t.Expire(now) { // its time is up anyway: record expiry (as the sweeper would), not revoke
+			if err := tx.TargetUpdate(t); err != nil {
+				return 0, err
+			}
+			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached; "+t.Usage.Summary(), t.RequestID, usageDetails(t)); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if !t.Revoke(reason, terminate) {
+			continue
+		}
+		v, err := bump.version(t.MachineID)
+		if err != nil {
+			return 0, err
+		}
+		t.Version = v
+		if err := tx.TargetUpdate(t); err != nil {
+			return 0, err
+		}
+		changed++
+		if !t.AppliedAt.IsZero() {
+			usage[t.ID] = t.Usage.Summary() // was it used while open?
+		}
+	}
+	if changed == 0 {
+		return 0, nil
+	}
+	r.Status = d.AggregateStatus(r.Targets)
+	if err := tx.RequestUpdate(r); err != nil {
+		return 0, err
+	}
+	return changed, s.audit(tx, now, a, action, string(r.ID), reason, r.ID, map[string]any{"terminate": terminate, "targets": changed, "usage": usage})
+}
+
+// endRequestsOf revokes, in tx, every open request made by subject (a
+// token or a signed-in user whose access was taken away), recording reason,
+// and returns their IDs. With revoke false it only lists them.
+func (s *Service) endRequestsOf(tx *store.Tx, now time.Time, a d.Actor, subject, reason string, revoke bool, topics *[]string) ([]d.RequestID, error) {
+	out := []d.RequestID{}
+	f := store.RequestFilter{Requester: subject, Open: true, Limit: store.MaxLimit}
+	for {
+		rs, err := tx.Requests(f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rs {
+			r := &rs[i]
+			if !revoke {
+				out = append(out, r.ID)
+				continue
+			}
+			n, err := s.endTargets(tx, now, a, r, d.EvRequestRevoked, reason, false, topics)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				out = append(out, r.ID)
+			}
+			*topics = append(*topics, requestTopic(string(r.ID)))
+		}
+		if len(rs) < store.MaxLimit {
+			return out, nil
+		}
+		f.Before = &rs[len(rs)-1]
+	}
 }
 
 // WaitApplied waits until no target of the request is applying (all active,

@@ -61,7 +61,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 	if !d.SecretMatches(secret, t.Hash) || !t.Usable(s.now()) {
 		return d.Actor{}, unauth
 	}
-	a := d.Actor{Kind: d.ActorToken, ID: string(t.ID), Name: t.Name, Role: t.Role, Source: source}
+	a := d.Actor{Kind: d.ActorToken, ID: string(t.ID), Name: t.Name, Role: t.Role, Owner: t.Owner, Source: source}
 	if t.Kind == d.TokenSession {
 		a = d.Actor{Kind: d.ActorUser, ID: t.User, Name: t.User, Groups: t.Groups, Source: source}
 	} else if t.Role != "" {
@@ -79,8 +79,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 }
 
 // TokenCreate creates an API token and returns the full secret, shown once.
-// Needs admin. Invalid for a bad name, role or TTL. An empty role makes a
-// token with no role of its own, for role bindings on token:<ID>.
+// Needs admin. Invalid for a bad name, role, TTL or owner: the role is
+// required (RoleNone makes a token with no role of its own, for role
+// bindings on token:<ID>); a TTL, when given, is from MinTokenTTL to
+// MaxTokenTTL (none: the token never expires); the owner, the person the
+// token is for, defaults to the creator's own person (Actor.Person).
 func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (string, *d.Token, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
 		return "", nil, err
@@ -88,28 +91,42 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 	if !tokenNameRE.MatchString(in.Name) {
 		return "", nil, d.FieldErrorf("name", "name must be 1–64 letters, digits, spaces or ._@-")
 	}
-
-	ttl, err := optionalDuration(in.TTL, "ttl")
-	if err != nil {
-		return "", nil, err
+	role := in.Role
+	switch {
+	case role == "":
+		return "", nil, d.FieldErrorf("role", "role is required: one of %s, or %s for a token that has only what bindings on token:<ID> give it", roleList(), d.RoleNone)
+	case role == d.RoleNone:
+		role = ""
+	case !role.Valid():
+		// Custom roles cannot be a token's own role (its actions could
+		// change under it); bind them to token:<ID> instead.
+		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: %s, or %s); bind custom roles with `drawbridge binding create`", in.Role, roleList(), d.RoleNone)
 	}
-	if ttl.Std() > 366*24*time.Hour {
-		return "", nil, d.FieldErrorf("ttl", "ttl must be between 0 (no expiry) and 366 days")
+	var ttl time.Duration
+	if in.TTL != "" { // absent: the token never expires
+		v, err := d.ParseDuration(in.TTL)
+		if err != nil {
+			return "", nil, d.FieldErrorf("ttl", "%v", err)
+		}
+		if ttl = v.Std(); ttl < d.MinTokenTTL || ttl > d.MaxTokenTTL {
+			return "", nil, d.FieldErrorf("ttl", "ttl must be from %s to 366 days; leave it out for a token that never expires", d.Duration(d.MinTokenTTL))
+		}
+	}
+	owner := a.Person()
+	if in.Owner != "" {
+		var err error
+		if owner, err = d.ParseOwner(in.Owner); err != nil {
+			return "", nil, err
+		}
 	}
 	now := s.now()
 	id := d.NewTokenID()
 	full, hash := d.NewSecret(string(id))
-	t := &d.Token{ID: id, Kind: d.TokenAPI, Name: in.Name, Role: in.Role, Hash: hash, CreatedAt: now, CreatedBy: a.Subject()}
+	t := &d.Token{ID: id, Kind: d.TokenAPI, Name: in.Name, Role: role, Owner: owner, Hash: hash, CreatedAt: now, CreatedBy: a.Subject()}
 	if ttl > 0 {
-		t.ExpiresAt = now.Add(ttl.Std())
+		t.ExpiresAt = now.Add(ttl)
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if in.Role != "" && !in.Role.Valid() {
-			// Custom roles cannot be a token's own role (its actions could
-			// change under it); bind them to token:<ID> instead. No role at
-			// all is a token that has only what such bindings give it.
-			return d.FieldErrorf("role", "unknown role %q (built-in roles: %s); bind custom roles with `drawbridge binding create`", in.Role, roleList())
-		}
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		scope, err := resolveScope(tx, in.Scope)
 		if err != nil {
 			return err
@@ -118,12 +135,21 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 		if err := tx.TokenCreate(t); err != nil {
 			return err
 		}
-		return s.audit(tx, now, a, d.EvTokenCreated, string(id), "", "", map[string]any{"name": t.Name, "role": t.Role, "scope": t.Scope, "expires_at": t.ExpiresAt})
+		return s.audit(tx, now, a, d.EvTokenCreated, string(id), "", "", map[string]any{"name": t.Name, "role": t.Role, "scope": t.Scope, "expires_at": t.ExpiresAt, "owner": t.Owner})
 	})
 	if err != nil {
 		return "", nil, err
 	}
 	return full, t, nil
+}
+
+// personOf is what a record stores as the person behind a: empty when that
+// is a's own subject (a signed-in user, a token with no owner).
+func personOf(a d.Actor) string {
+	if p := a.Person(); p != a.Subject() {
+		return p
+	}
+	return ""
 }
 
 // Tokens lists API tokens (never their secrets). Needs admin.
@@ -140,21 +166,61 @@ func (s *Service) Tokens(ctx context.Context, a d.Actor) ([]d.Token, error) {
 	return ts, err
 }
 
-// TokenRevoke revokes an API token at once. Needs admin.
-func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID) error {
+// TokenRevoke revokes an API token at once. The requests made with it stay
+// open until their end unless revokeGrants is set, in which case they are
+// revoked in the same transaction; either way the answer lists them. Needs
+// admin.
+func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID, revokeGrants bool) (*d.Revoked, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
-		return err
+		return nil, err
 	}
 	if !d.ValidID(string(id), d.TokenPrefix) {
-		return d.FieldErrorf("id", "malformed token ID")
+		return nil, d.FieldErrorf("id", "malformed token ID")
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	return s.revokeAccess(ctx, a, func(tx *store.Tx, now time.Time) (string, error) {
 		if err := tx.TokenRevoke(id, now); err != nil {
+			return "", err
+		}
+		return "token:" + string(id), nil
+	}, d.EvTokenRevoked, string(id), "token "+string(id)+" revoked by "+a.Name, revokeGrants)
+}
+
+// revokeAccess takes a subject's access away with take (which returns the
+// subject) and, in the same transaction, lists or (with revokeGrants) ends
+// the subject's open requests, and audits action on target.
+func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *store.Tx, now time.Time) (string, error), action, target, reason string, revokeGrants bool) (*d.Revoked, error) {
+	var out *d.Revoked
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		now := s.now()
+		subject, err := take(tx, now)
+		if err != nil {
 			return err
 		}
-		return s.audit(tx, now, a, d.EvTokenRevoked, string(id), "", "", nil)
+		out = &d.Revoked{RevokedRequests: []d.RequestID{}, OpenRequests: []d.RequestID{}}
+		if strings.HasPrefix(subject, "group:") {
+			if revokeGrants {
+				return d.FieldErrorf("revoke_grants", "Drawbridge does not know who is in %s: end each person's requests instead", subject)
+			}
+		} else {
+			ids, err := s.endRequestsOf(tx, now, a, subject, reason, revokeGrants, &topics)
+			if err != nil {
+				return err
+			}
+			if revokeGrants {
+				out.RevokedRequests = ids
+			} else {
+				out.OpenRequests = ids
+			}
+		}
+		return s.audit(tx, now, a, action, target, "", "", map[string]any{"subject": subject, "revoked_requests": len(out.RevokedRequests)})
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	return out, nil
 }
 
 // JoinTokenCreate creates a join token for agents and returns its full

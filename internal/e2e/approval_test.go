@@ -20,9 +20,9 @@ func TestManualApproval(t *testing.T) {
 	w.waitApplied()
 	w.mustBlock(w.c1, w.web.IPv4)
 
-	alice := strings.TrimSpace(w.mustCLI(w.c1, w.adminToken, "token", "create", "--role", "requester", "--name", "alice"))
-	ann := strings.TrimSpace(w.mustCLI(w.c2, w.adminToken, "token", "create", "--role", "approver", "--name", "ann"))
-	bob := strings.TrimSpace(w.mustCLI(w.c2, w.adminToken, "token", "create", "--role", "approver", "--name", "bob"))
+	alice := strings.TrimSpace(w.mustCLI(w.c1, w.adminToken, "token", "create", "--role", "requester", "--name", "alice", "--owner", "alice@example.com"))
+	ann := strings.TrimSpace(w.mustCLI(w.c2, w.adminToken, "token", "create", "--role", "approver", "--name", "ann", "--owner", "ann@example.com"))
+	bob := strings.TrimSpace(w.mustCLI(w.c2, w.adminToken, "token", "create", "--role", "approver", "--name", "bob", "--owner", "bob@example.com"))
 
 	if _, err := w.cli(w.c1, alice, "request", "web", "--port", itoa(w.port), "--duration", "4s"); err == nil || !strings.Contains(err.Error(), "justification is required") {
 		t.Fatalf("request without the required justification: %v", err)

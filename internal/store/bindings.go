@@ -43,6 +43,15 @@ func (tx *Tx) Bindings(subjects ...string) ([]d.Binding, error) {
 	return collect("bindings", rows, err, scanBinding)
 }
 
+// Binding returns one role binding, or NotFound.
+func (tx *Tx) Binding(id string) (*d.Binding, error) {
+	b, err := scanBinding(tx.queryRow(`SELECT `+bindingCols+` FROM bindings WHERE id = ?`, id))
+	if err != nil {
+		return nil, rowErr("binding", err, notFound("binding %s not found", id))
+	}
+	return &b, nil
+}
+
 // BindingDelete removes a role binding. NotFound if there is none.
 func (tx *Tx) BindingDelete(id string) error {
 	res, err := tx.exec(`DELETE FROM bindings WHERE id = ?`, id)

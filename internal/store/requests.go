@@ -8,13 +8,13 @@ import (
 	d "github.com/drawbridge/drawbridge"
 )
 
-const requestCols = `id, requester, requester_name, justification, duration_ns, created_at, start_at, end_at, status, approval, pending_until, extend_ns`
+const requestCols = `id, requester, requester_name, justification, duration_ns, created_at, start_at, end_at, status, approval, pending_until, extend_ns, requester_person`
 
 func scanRequest(s scanner) (d.Request, error) {
 	var r d.Request
 	var dur, created, start, end, pending, extend int64
 	var approval string
-	if err := s.Scan(&r.ID, &r.Requester, &r.RequesterName, &r.Justification, &dur, &created, &start, &end, &r.Status, &approval, &pending, &extend); err != nil {
+	if err := s.Scan(&r.ID, &r.Requester, &r.RequesterName, &r.Justification, &dur, &created, &start, &end, &r.Status, &approval, &pending, &extend, &r.RequesterPerson); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(approval), &r.Approval); err != nil {
@@ -56,9 +56,9 @@ func (tx *Tx) RequestCreate(r *d.Request) error {
 	if err != nil {
 		return fmt.Errorf("store: create request: %w", err)
 	}
-	_, err = tx.exec(`INSERT INTO requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.exec(`INSERT INTO requests (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(r.ID), r.Requester, r.RequesterName, r.Justification, int64(r.Duration),
-		micros(r.CreatedAt), micros(r.Start), micros(r.End), string(r.Status), approval, micros(r.PendingUntil), int64(r.ExtendBy))
+		micros(r.CreatedAt), micros(r.Start), micros(r.End), string(r.Status), approval, micros(r.PendingUntil), int64(r.ExtendBy), r.RequesterPerson)
 	if err != nil {
 		return classify("create request", err, fmt.Sprintf("request %s already exists", r.ID))
 	}
@@ -101,13 +101,37 @@ func (tx *Tx) Request(id d.RequestID) (*d.Request, error) {
 	return &r, nil
 }
 
-// RequestFilter selects requests. Zero fields select everything.
+// RequestFilter selects requests. Zero fields select everything. The
+// caller's scope goes into the query (Visible, AllOn, NotPerson), so that
+// Limit counts only rows the caller may see.
 type RequestFilter struct {
 	Requester string      // requests made by this subject
 	MachineID d.MachineID // requests with a target on this machine
 	Open      bool        // only requests with a target pending, approved, applying or active
 	Awaiting  bool        // only requests waiting for an approval (pending, or with a pending extension)
-	Limit     int         // at most this many; 0 means DefaultLimit, more than MaxLimit means MaxLimit
+	// PendingAfter, with Awaiting: leave out pending requests whose approval
+	// deadline is at or before it (they are about to expire).
+	PendingAfter time.Time
+	// Visible, if not nil, keeps only requests made by Visible.Requester or
+	// with a target on one of Visible.Machines.
+	Visible *Visibility
+	// AllOn, if not nil, keeps only requests every target of which is on
+	// one of these machines.
+	AllOn []d.MachineID
+	// NotPerson leaves out the requests this person made (through any of
+	// their tokens).
+	NotPerson string
+	// Before, if set, keeps only requests older than this one in the
+	// listing's order (newest first): the next page after it.
+	Before *d.Request
+	Limit  int // at most this many; 0 means DefaultLimit, more than MaxLimit means MaxLimit
+}
+
+// Visibility is what one caller may see of the requests: its own, and those
+// touching the machines it may read requests on.
+type Visibility struct {
+	Requester string
+	Machines  []d.MachineID
 }
 
 // Limits on the number of rows a listing returns.
@@ -143,9 +167,38 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 		q += ` AND (r.status = ? OR (r.extend_ns > 0 AND r.status IN (?, ?)))`
 		args = append(args, string(d.StatusPending), string(d.StatusApplying), string(d.StatusActive))
 	}
+	if f.Awaiting && !f.PendingAfter.IsZero() {
+		q += ` AND (r.status <> ? OR r.pending_until > ?)`
+		args = append(args, string(d.StatusPending), micros(f.PendingAfter))
+	}
 	if f.Open {
 		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.status IN (` + placeholders(len(openStatuses)) + `))`
 		args = append(args, openStatuses...)
+	}
+	if f.Visible != nil {
+		in, arg, err := machineSet(f.Visible.Machines, tx.dialect)
+		if err != nil {
+			return nil, fmt.Errorf("store: requests: %w", err)
+		}
+		q += ` AND (r.requester = ? OR EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.machine_id IN ` + in + `))`
+		args = append(args, f.Visible.Requester, arg)
+	}
+	if f.AllOn != nil {
+		in, arg, err := machineSet(f.AllOn, tx.dialect)
+		if err != nil {
+			return nil, fmt.Errorf("store: requests: %w", err)
+		}
+		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id)
+			AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.machine_id NOT IN ` + in + `)`
+		args = append(args, arg)
+	}
+	if f.NotPerson != "" {
+		q += ` AND r.requester <> ? AND r.requester_person <> ?`
+		args = append(args, f.NotPerson, f.NotPerson)
+	}
+	if f.Before != nil {
+		q += ` AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?))`
+		args = append(args, micros(f.Before.CreatedAt), micros(f.Before.CreatedAt), string(f.Before.ID))
 	}
 	q += ` ORDER BY r.created_at DESC, r.id DESC LIMIT ?`
 	args = append(args, limit(f.Limit))
@@ -194,6 +247,24 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 	return reqs, nil
 }
 
+// machineSet returns an SQL set expression, "(SELECT …)", holding the
+// machine IDs, and its one argument: a JSON array, so that a fleet of any
+// size is one bound parameter rather than one per machine.
+func machineSet(ids []d.MachineID, dialect string) (string, any, error) {
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = string(id)
+	}
+	arg, err := toJSON(list)
+	if err != nil {
+		return "", nil, err
+	}
+	if dialect == Postgres {
+		return `(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))`, arg, nil
+	}
+	return `(SELECT value FROM json_each(?))`, arg, nil
+}
+
 // prefixed scans one leading column into dst, then the rest.
 type prefixed struct {
 	s   scanner
@@ -202,12 +273,12 @@ type prefixed struct {
 
 func (p prefixed) Scan(dest ...any) error { return p.s.Scan(append([]any{p.dst}, dest...)...) }
 
-const approvalCols = `approver, approver_name, kind, level, decision, reason, at`
+const approvalCols = `approver, approver_name, kind, level, decision, reason, at, approver_person`
 
 func scanApproval(s scanner) (d.Approval, error) {
 	var a d.Approval
 	var at int64
-	if err := s.Scan(&a.Approver, &a.ApproverName, &a.Kind, &a.Level, &a.Decision, &a.Reason, &at); err != nil {
+	if err := s.Scan(&a.Approver, &a.ApproverName, &a.Kind, &a.Level, &a.Decision, &a.Reason, &at, &a.ApproverPerson); err != nil {
 		return a, err
 	}
 	a.Time = fromMicros(at)
@@ -216,8 +287,8 @@ func scanApproval(s scanner) (d.Approval, error) {
 
 // ApprovalAppend records one approval decision on a request.
 func (tx *Tx) ApprovalAppend(id d.RequestID, a d.Approval) error {
-	_, err := tx.exec(`INSERT INTO approvals (request_id, `+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(id), a.Approver, a.ApproverName, a.Kind, a.Level, a.Decision, a.Reason, micros(a.Time))
+	_, err := tx.exec(`INSERT INTO approvals (request_id, `+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(id), a.Approver, a.ApproverName, a.Kind, a.Level, a.Decision, a.Reason, micros(a.Time), a.ApproverPerson)
 	return classify("append approval", err, "")
 }
 

@@ -488,6 +488,9 @@ func testRequestFilters(t *testing.T, db *store.DB) {
 	}
 	// One request with mixed targets: one ended, one still open.
 	reqs[2].Targets[0].Status = d.StatusRevoked
+	reqs[3].RequesterPerson = "user:alice@example.com"
+	reqs[4].RequesterPerson = "user:alice@example.com" // bob's token, made for alice
+	reqs[2].PendingUntil = t0.Add(time.Hour)
 	mustTx(t, db, func(tx *store.Tx) error {
 		for _, r := range reqs {
 			if err := tx.RequestCreate(r); err != nil {
@@ -516,6 +519,16 @@ func testRequestFilters(t *testing.T, db *store.DB) {
 		{"requester and open", store.RequestFilter{Requester: "token:tok_bob", Open: true}, []int{4, 1}},
 		{"limit", store.RequestFilter{Limit: 2}, []int{4, 3}},
 		{"nothing", store.RequestFilter{Requester: "token:tok_nobody"}, nil},
+		{"visible: own or on a machine", store.RequestFilter{Visible: &store.Visibility{Requester: "token:tok_bob", Machines: []d.MachineID{ms[0].ID}}}, []int{4, 2, 1, 0}},
+		{"visible: no machine", store.RequestFilter{Visible: &store.Visibility{Requester: "token:tok_bob"}}, []int{4, 1}},
+		{"visible counts before the limit", store.RequestFilter{Visible: &store.Visibility{Requester: "token:tok_nobody", Machines: []d.MachineID{ms[0].ID}}, Limit: 2}, []int{4, 2}},
+		{"all on", store.RequestFilter{AllOn: []d.MachineID{ms[1].ID}}, []int{3, 1}},
+		{"all on nothing", store.RequestFilter{AllOn: []d.MachineID{}}, nil},
+		{"not a person", store.RequestFilter{NotPerson: "user:alice@example.com"}, []int{2, 1, 0}},
+		{"not a subject", store.RequestFilter{NotPerson: "token:tok_alice"}, []int{4, 1}},
+		{"before", store.RequestFilter{Before: reqs[2], Limit: 2}, []int{1, 0}},
+		{"awaiting, not about to expire", store.RequestFilter{Awaiting: true, PendingAfter: t0.Add(time.Hour)}, nil},
+		{"awaiting, in time", store.RequestFilter{Awaiting: true, PendingAfter: t0.Add(time.Hour - time.Second)}, []int{2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []d.Request
@@ -531,6 +544,21 @@ func testRequestFilters(t *testing.T, db *store.DB) {
 			diff(t, "request IDs", want, ids(got))
 		})
 	}
+	// Approvals keep the person behind the approver.
+	ap := d.Approval{Approver: "token:tok_ann", ApproverName: "ann", ApproverPerson: "user:ann@example.com", Kind: d.ApprovalForRequest, Decision: d.DecisionApprove, Time: t0}
+	mustTx(t, db, func(tx *store.Tx) error { return tx.ApprovalAppend(reqs[2].ID, ap) })
+	mustRead(t, db, func(tx *store.Tx) error {
+		got, err := tx.Request(reqs[2].ID)
+		if err == nil {
+			diff(t, "approvals", []d.Approval{ap}, got.Approvals)
+			diff(t, "requester person", "", got.RequesterPerson)
+		}
+		got, err = tx.Request(reqs[3].ID)
+		if err == nil {
+			diff(t, "requester person", "user:alice@example.com", got.RequesterPerson)
+		}
+		return err
+	})
 	// Listed requests carry their targets, like Request.
 	mustRead(t, db, func(tx *store.Tx) error {
 		got, err := tx.Requests(store.RequestFilter{})
@@ -629,7 +657,7 @@ func testTargets(t *testing.T, db *store.DB) {
 
 func testTokens(t *testing.T, db *store.DB) {
 	tok := &d.Token{ID: d.NewTokenID(), Name: "ci", Role: d.RoleRequester, Hash: d.HashSecret("s1"),
-		CreatedAt: t0, CreatedBy: "token:tok_admin", ExpiresAt: t0.Add(24 * time.Hour)}
+		CreatedAt: t0, CreatedBy: "token:tok_admin", ExpiresAt: t0.Add(24 * time.Hour), Owner: "user:alice@example.com"}
 	forever := &d.Token{ID: d.NewTokenID(), Name: "admin", Role: d.RoleAdmin, Hash: d.HashSecret("s2"),
 		CreatedAt: t0.Add(time.Second), CreatedBy: "system"}
 	mustTx(t, db, func(tx *store.Tx) error {

@@ -8,13 +8,13 @@ import (
 	d "github.com/drawbridge/drawbridge"
 )
 
-const tokenCols = `id, name, role, hash, created_at, created_by, expires_at, revoked_at, kind, scope, user_name, groups`
+const tokenCols = `id, name, role, hash, created_at, created_by, expires_at, revoked_at, kind, scope, user_name, groups, owner`
 
 func scanToken(s scanner) (d.Token, error) {
 	var t d.Token
 	var created, expires, revoked int64
 	var groups string
-	if err := s.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &expires, &revoked, &t.Kind, &t.Scope, &t.User, &groups); err != nil {
+	if err := s.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &expires, &revoked, &t.Kind, &t.Scope, &t.User, &groups, &t.Owner); err != nil {
 		return t, err
 	}
 	if err := json.Unmarshal([]byte(groups), &t.Groups); err != nil {
@@ -40,9 +40,9 @@ func (tx *Tx) TokenCreate(t *d.Token) error {
 	if t.Groups == nil {
 		groups = "[]"
 	}
-	_, err = tx.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(t.ID), t.Name, string(t.Role), t.Hash, micros(t.CreatedAt), t.CreatedBy, micros(t.ExpiresAt), micros(t.RevokedAt),
-		string(t.Kind), string(t.Scope), t.User, groups)
+		string(t.Kind), string(t.Scope), t.User, groups, t.Owner)
 	return classify("create token", err, fmt.Sprintf("token %s already exists", t.ID))
 }
 

@@ -670,7 +670,7 @@ func TestAudit(t *testing.T) {
 	if _, err := e.adminC.PolicyEnable(t.Context(), "web1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.adminC.TokenRevoke(t.Context(), readerID); err != nil {
+	if _, err := e.adminC.TokenRevoke(t.Context(), readerID, false); err != nil {
 		t.Fatal(err)
 	}
 

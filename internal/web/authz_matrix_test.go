@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	d "github.com/drawbridge/drawbridge"
@@ -110,14 +111,15 @@ func (e *testEnv) enrollLabelled(t *testing.T, name string, labels map[string]st
 	return e.agentWithCert(t, en.MachineID, name, []byte(en.Certificate), key)
 }
 
-// scopedToken creates an API token through the API with role at scope.
+// scopedToken creates an API token through the API with role at scope, for
+// the person name (its owner).
 func (e *testEnv) scopedToken(t *testing.T, name string, role d.Role, scope string) (string, d.TokenID) {
 	t.Helper()
 	var out struct {
 		Token string  `json:"token"`
 		Info  d.Token `json:"info"`
 	}
-	decode(t, e.call(t, "POST", "/api/v1/tokens", e.admin, d.TokenInput{Name: name, Role: role, Scope: scope}), http.StatusCreated, &out)
+	decode(t, e.call(t, "POST", "/api/v1/tokens", e.admin, d.TokenInput{Name: name, Role: role, Scope: scope, Owner: strings.ReplaceAll(name, " ", "-")}), http.StatusCreated, &out)
 	return out.Token, out.Info.ID
 }
 

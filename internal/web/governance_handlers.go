@@ -151,10 +151,15 @@ func (s *Server) handleBindingCreate(w http.ResponseWriter, r *http.Request, a d
 }
 
 func (s *Server) handleBindingDelete(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	if err := s.svc.BindingDelete(r.Context(), a, r.PathValue("id")); err != nil {
+	revokeGrants, err := boolParam(r.URL.Query().Get("revoke_grants"), "revoke_grants")
+	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	out, err := s.svc.BindingDelete(r.Context(), a, r.PathValue("id"), revokeGrants)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

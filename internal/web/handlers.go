@@ -252,10 +252,15 @@ func (s *Server) handleTokenList(w http.ResponseWriter, r *http.Request, a d.Act
 }
 
 func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	if err := s.svc.TokenRevoke(r.Context(), a, d.TokenID(r.PathValue("id"))); err != nil {
+	revokeGrants, err := boolParam(r.URL.Query().Get("revoke_grants"), "revoke_grants")
+	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	out, err := s.svc.TokenRevoke(r.Context(), a, d.TokenID(r.PathValue("id")), revokeGrants)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

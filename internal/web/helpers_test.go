@@ -259,10 +259,11 @@ func wantError(t *testing.T, r response, status int, code d.Kind, field string) 
 	return e
 }
 
-// token creates an API token with role and returns its full secret and ID.
+// token creates an API token with role for the person name (its owner)
+// and returns its full secret and ID.
 func (e *testEnv) token(t *testing.T, name string, role d.Role) (string, d.TokenID) {
 	t.Helper()
-	full, tok, err := e.adminC.TokenCreate(t.Context(), d.TokenInput{Name: name, Role: role})
+	full, tok, err := e.adminC.TokenCreate(t.Context(), d.TokenInput{Name: name, Role: role, Owner: name})
 	if err != nil {
 		t.Fatal(err)
 	}
