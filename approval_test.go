@@ -64,3 +64,28 @@ func TestProgressAndRound(t *testing.T) {
 		t.Errorf("a finished extension round leaves nothing pending: %+v", r)
 	}
 }
+
+// TestProgressCountsPersons: two approvals by one person, through two tokens
+// with one owner, are one towards a quorum (issue 7, item 8).
+func TestProgressCountsPersons(t *testing.T) {
+	rule := d.ApprovalRule{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 2}}}
+	ap := func(who, person string) d.Approval {
+		return d.Approval{Approver: who, ApproverPerson: person, Kind: d.ApprovalForRequest, Decision: d.DecisionApprove}
+	}
+	for _, tt := range []struct {
+		name  string
+		aps   []d.Approval
+		have  int
+		final bool
+	}{
+		{"two tokens of one owner", []d.Approval{ap("token:a1", "user:ann"), ap("token:a2", "user:ann")}, 1, false},
+		{"a token and its owner signed in", []d.Approval{ap("token:a1", "user:ann"), ap("user:ann", "")}, 1, false},
+		{"two people", []d.Approval{ap("token:a1", "user:ann"), ap("token:b1", "user:bob")}, 0, true},
+		{"tokens without owners are people of their own", []d.Approval{ap("token:a1", ""), ap("token:a2", "")}, 0, true},
+	} {
+		p := d.Progress(rule, tt.aps, d.ApprovalForRequest)
+		if p.Final != tt.final || (!tt.final && p.Have != tt.have) {
+			t.Errorf("%s: %+v, want have %d final %v", tt.name, p, tt.have, tt.final)
+		}
+	}
+}
