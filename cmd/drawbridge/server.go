@@ -123,6 +123,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 
 	var svc *control.Service
 	metrics := web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
+	metrics.WatchDatabase(db.Full, db.ReserveReleases)
 	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline})
 
 	tokenPath := filepath.Join(f.dataDir, "admin.token")

@@ -162,7 +162,11 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 	wake, cancel := s.hub.Subscribe(machineTopic(agent.ID))
 	defer cancel()
 	touch := func() error {
-		return s.db.Tx(ctx, func(tx *store.Tx) error { return tx.MachineTouch(id, s.now()) })
+		err := s.db.Tx(ctx, func(tx *store.Tx) error { return tx.MachineTouch(id, s.now()) })
+		if err != nil && s.db.Full() {
+			return nil // a full disk must not keep the desired state (revocations) from the agent
+		}
+		return err
 	}
 	if err := touch(); err != nil {
 		return d.DesiredState{}, err

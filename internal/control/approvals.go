@@ -95,7 +95,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
 	}
-	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, decision == d.DecisionDeny, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 	if err != nil || by.Std() < d.MinDuration {
 		return nil, d.FieldErrorf("by", "by must be a duration of at least 1s, such as 30m")
 	}
-	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, false, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if r.Requester != a.Subject() {
 			if err := visible(tx, a, r); err != nil {
 				return err

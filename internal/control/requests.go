@@ -24,11 +24,17 @@ func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {
 
 // changeRequest runs change on request id in one transaction and, after
 // commit, wakes the agents of the machines whose state it changed (the
-// topics change appends) and whoever waits on the request.
-func (s *Service) changeRequest(ctx context.Context, id d.RequestID, change func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error) (*d.Request, error) {
+// topics change appends) and whoever waits on the request. A revocation
+// (a change that only takes access away) commits even while the disk is
+// full (store.DB.TxRevocation).
+func (s *Service) changeRequest(ctx context.Context, id d.RequestID, revocation bool, change func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error) (*d.Request, error) {
 	var out *d.Request
 	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	run := s.db.Tx
+	if revocation {
+		run = s.db.TxRevocation
+	}
+	err := run(ctx, func(tx *store.Tx) error {
 		topics = nil
 		r, err := tx.Request(id)
 		if err != nil {
@@ -271,7 +277,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 	if err := d.CheckJustification(in.Reason); err != nil {
 		return nil, d.WithField(&d.Error{Kind: d.Invalid, Message: "reason: " + d.AsError(err).Message}, "reason")
 	}
-	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, true, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}

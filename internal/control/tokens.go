@@ -191,7 +191,7 @@ func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID, revo
 func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *store.Tx, now time.Time) (string, error), action, target, reason string, revokeGrants bool) (*d.Revoked, error) {
 	var out *d.Revoked
 	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.db.TxRevocation(ctx, func(tx *store.Tx) error {
 		topics = nil
 		now := s.now()
 		subject, err := take(tx, now)

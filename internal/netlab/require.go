@@ -20,7 +20,8 @@ const RequireEnv = "DRAWBRIDGE_TEST_REQUIRE"
 //
 //   - "netns": root, the `ip` command and network namespace support;
 //   - "postgres": PostgreSQL server binaries (initdb, postgres) and runuser;
-//   - "browser": a chromium binary.
+//   - "browser": a chromium binary;
+//   - "tmpfs": root, to mount a small tmpfs (see Tmpfs).
 //
 // Extra commands the test runs (for example "nft", "conntrack") can be listed
 // in tools; they are looked up in PATH. The message names what is missing.
@@ -44,6 +45,10 @@ func Require(t testing.TB, tier string, tools ...string) {
 		}
 		if _, err := exec.LookPath("runuser"); err != nil {
 			missing = append(missing, "the runuser command")
+		}
+	case "tmpfs":
+		if os.Geteuid() != 0 {
+			missing = append(missing, "root (euid 0) to mount a tmpfs")
 		}
 	case "browser":
 		if BrowserPath() == "" {

@@ -22,6 +22,14 @@
 //     the same guarantee: a DB.Tx runs as if alone.
 //   - The schema is migrated on Open by goose from the SQL files embedded
 //     from migrations/<dialect>.
+//   - A full disk ("database or disk is full": SQLite's SQLITE_FULL,
+//     PostgreSQL's class 53 disk_full) is Unavailable, and the DB reports it
+//     (Full, Ping) until writes can commit again. On SQLite a reserve file
+//     (ReserveFile, DefaultReserve bytes) is kept beside the database: when
+//     the disk fills up it is deleted, so that revocations (TxRevocation)
+//     still commit, while other writes are refused up front and keep the
+//     freed space for them. Once the disk has room again the reserve is
+//     written back and writes resume.
 package store
 
 import (
@@ -39,6 +47,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,12 +74,39 @@ const FileName = "drawbridge.db"
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
+// ReserveFile is the name of the reserve file Open keeps beside a SQLite
+// database.
+const ReserveFile = "drawbridge.reserve"
+
+// DefaultReserve is the size of the reserve file: room for many thousands
+// of revocations and their audit events.
+const DefaultReserve = 8 << 20
+
 // DB is an open database. It is safe for concurrent use.
 type DB struct {
 	dialect string
 	write   *sql.DB // SQLite: the single writer connection; PostgreSQL: the pool
 	read    *sql.DB // SQLite: read-only connections; PostgreSQL: the same pool as write
 	log     *slog.Logger
+	path    string // SQLite: the database file
+
+	// Disk full (see the package comment).
+	reserve     string // SQLite: the reserve file's path; "" for PostgreSQL
+	reserveSize int64
+	full        atomic.Bool  // writes cannot commit (SQLite: the reserve is released)
+	fullAt      atomic.Int64 // unix nanoseconds of the last disk-full error
+	releases    atomic.Int64 // how often the reserve was released
+	fix         sync.Mutex   // one reserve operation at a time
+	lastTry     time.Time    // guarded by fix: the last attempt to restore the reserve
+}
+
+// Option changes how Open opens a database.
+type Option func(*DB)
+
+// WithReserve sets the size of the SQLite reserve file (default
+// DefaultReserve); 0 keeps no reserve.
+func WithReserve(bytes int64) Option {
+	return func(db *DB) { db.reserveSize = bytes }
 }
 
 // Open opens the database named by dsn and brings its schema up to date.
@@ -81,8 +118,10 @@ type DB struct {
 //
 // An unusable DSN is an Invalid error. Migrations run under goose; on
 // PostgreSQL they hold a session advisory lock, so servers starting at once
-// do not race. log may be nil.
-func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, error) {
+// do not race. log may be nil. On SQLite, Open also creates the reserve
+// file (ReserveFile in the database's directory); when the disk has no
+// room for it, the DB starts out Full.
+func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger, opts ...Option) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +158,18 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 		db.Close()
 		return nil, err
 	}
+	db.reserveSize = DefaultReserve
+	for _, o := range opts {
+		o(db)
+	}
+	if db.dialect == SQLite && db.reserveSize > 0 {
+		db.reserve = filepath.Join(filepath.Dir(db.path), ReserveFile)
+		if err := db.writeReserve(); err != nil {
+			db.full.Store(true)
+			db.log.Error("database disk full at start: no room for the reserve; only revocations are accepted until space is freed",
+				"reserve", db.reserve, "bytes", db.reserveSize, "err", err)
+		}
+	}
 	return db, nil
 }
 
@@ -150,7 +201,7 @@ func openSQLite(path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	return &DB{dialect: SQLite, write: write, read: read, log: log}, nil
+	return &DB{dialect: SQLite, write: write, read: read, log: log, path: path}, nil
 }
 
 func openPostgres(dsn string, log *slog.Logger) (*DB, error) {
@@ -206,8 +257,13 @@ func (db *DB) Close() error {
 // Dialect returns SQLite ("sqlite") or Postgres ("postgres").
 func (db *DB) Dialect() string { return db.dialect }
 
-// Ping checks that the database answers. It is safe for concurrent use.
+// Ping checks that the database answers and that writes can commit: while
+// the disk is full (see Full) it returns Unavailable. It is safe for
+// concurrent use.
 func (db *DB) Ping(ctx context.Context) error {
+	if db.Full() {
+		return errFull
+	}
 	if err := db.write.PingContext(ctx); err != nil {
 		return unavailable("ping", err)
 	}
@@ -234,13 +290,43 @@ const maxAttempts = 12
 // outside the transaction, and must wrap the errors of Tx's methods with %w
 // rather than replace them. Tx is safe for concurrent use.
 func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
+	return db.tx(ctx, false, fn)
+}
+
+// TxRevocation is Tx for a change that takes access away (revoke, done,
+// deny, revoking a token): it runs even while the disk is full, in the room
+// the released reserve left, and when it is the write that finds the disk
+// full it runs once more after releasing the reserve.
+func (db *DB) TxRevocation(ctx context.Context, fn func(*Tx) error) error {
+	return db.tx(ctx, true, fn)
+}
+
+func (db *DB) tx(ctx context.Context, revocation bool, fn func(*Tx) error) error {
+	if !revocation && db.Full() {
+		return errFull
+	}
 	opts := &sql.TxOptions{}
 	if db.dialect == Postgres {
 		opts.Isolation = sql.LevelSerializable
 	}
+	retriedFull := false
 	for attempt := 1; ; attempt++ {
 		err := db.run(ctx, db.write, opts, fn)
-		if err == nil || !retryable(err) {
+		if err == nil {
+			if db.reserve == "" {
+				db.full.Store(false) // PostgreSQL: a write committed, so the disk has room
+			}
+			return nil
+		}
+		if isFull(err) {
+			db.noteFull(err)
+			if revocation && !retriedFull && db.reserve != "" {
+				retriedFull = true
+				continue
+			}
+			return &d.Error{Kind: d.Unavailable, Message: errFull.Message, Err: err}
+		}
+		if !retryable(err) {
 			return err
 		}
 		if attempt == maxAttempts {
@@ -256,6 +342,121 @@ func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 		}
 		db.log.Debug("transaction retried", "attempt", attempt, "err", err)
 	}
+}
+
+// errFull is what writes get while the disk is full.
+var errFull = &d.Error{Kind: d.Unavailable, Message: "the database's disk is full: only revocations are accepted until an operator frees space"}
+
+// fullFor is how long a disk-full error on PostgreSQL (which has no
+// reserve here) keeps the DB Full unless a write commits before.
+const fullFor = 30 * time.Second
+
+// Full reports whether writes cannot commit because the disk is full. On
+// SQLite it stays true from the first disk-full error until the reserve
+// could be written back (each call past a few seconds tries); on PostgreSQL
+// until a write commits, or fullFor after the last disk-full error. It is
+// safe for concurrent use.
+func (db *DB) Full() bool {
+	if !db.full.Load() {
+		return false
+	}
+	if db.reserve == "" {
+		if time.Since(time.Unix(0, db.fullAt.Load())) > fullFor {
+			db.full.Store(false)
+			return false
+		}
+		return true
+	}
+	return !db.restoreReserve()
+}
+
+// ReserveReleases counts how often the reserve was released because the
+// disk was full. It is safe for concurrent use.
+func (db *DB) ReserveReleases() int64 { return db.releases.Load() }
+
+// noteFull records a disk-full error and releases the reserve, once.
+func (db *DB) noteFull(err error) {
+	db.fullAt.Store(time.Now().UnixNano())
+	if db.full.Swap(true) {
+		return
+	}
+	if db.reserve == "" {
+		db.log.Error("database disk full: writes fail until the database server has space again", "err", err)
+		return
+	}
+	db.fix.Lock()
+	defer db.fix.Unlock()
+	db.lastTry = time.Now()
+	rmErr := os.Remove(db.reserve)
+	if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		db.log.Error("database disk full: could not release the reserve", "reserve", db.reserve, "err", rmErr)
+	}
+	db.releases.Add(1)
+	db.log.Error("DATABASE DISK FULL: released the reserve so that revocations still commit; every other write is refused (503) and /readyz fails until space is freed",
+		"reserve", db.reserve, "bytes", db.reserveSize, "err", err)
+}
+
+// restoreTry is how often a Full SQLite DB tries to write its reserve back.
+const restoreTry = 5 * time.Second
+
+// restoreReserve tries (at most every restoreTry) to write the reserve back,
+// and only when the disk has room for twice its size, so that writes resume
+// with room to spare. It reports whether the disk has room again.
+func (db *DB) restoreReserve() bool {
+	db.fix.Lock()
+	defer db.fix.Unlock()
+	if !db.full.Load() {
+		return true
+	}
+	if time.Since(db.lastTry) < restoreTry {
+		return false
+	}
+	db.lastTry = time.Now()
+	probe := db.reserve + ".probe"
+	err := writeZeros(probe, db.reserveSize)
+	os.Remove(probe)
+	if err == nil {
+		err = db.writeReserve()
+	}
+	if err != nil {
+		os.Remove(db.reserve)
+		return false
+	}
+	db.full.Store(false)
+	db.log.Warn("database disk has room again: reserve restored, writes accepted", "reserve", db.reserve, "bytes", db.reserveSize)
+	return true
+}
+
+// writeReserve makes sure the reserve file exists at full size, with its
+// blocks allocated (written, not sparse).
+func (db *DB) writeReserve() error {
+	if fi, err := os.Stat(db.reserve); err == nil && fi.Size() == db.reserveSize {
+		return nil
+	}
+	return writeZeros(db.reserve, db.reserveSize)
+}
+
+// writeZeros writes size zero bytes to name (mode 0600) and syncs it; on
+// error it removes what it wrote.
+func writeZeros(name string, size int64) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0 && err == nil; left -= int64(len(buf)) {
+		_, err = f.Write(buf[:min(left, int64(len(buf)))])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
 }
 
 // Read runs fn in one read-only transaction that sees a consistent snapshot
@@ -395,6 +596,9 @@ func classify(op string, err error, conflictMsg string) error {
 	if isBusy(err) {
 		return unavailable(op, err)
 	}
+	if isFull(err) {
+		return &d.Error{Kind: d.Unavailable, Message: errFull.Message, Err: fmt.Errorf("store: %s: %w", op, err)}
+	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }
 
@@ -440,6 +644,13 @@ func isForeignKey(err error) bool {
 func isBusy(err error) bool {
 	c := sqliteCode(err) & 0xff // primary result code
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+// isFull reports whether err says the disk is full: SQLite's SQLITE_FULL
+// ("database or disk is full"), or PostgreSQL's disk_full (53100, in class
+// 53, insufficient resources).
+func isFull(err error) bool {
+	return sqliteCode(err)&0xff == sqlite3.SQLITE_FULL || pgCode(err) == "53100"
 }
 
 // retryable reports whether a PostgreSQL transaction failed only because it

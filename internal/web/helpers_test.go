@@ -94,7 +94,13 @@ func withTrustedProxies(ps ...string) envOption {
 // so a watch that returns early was woken by the change itself.
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
-	dir := t.TempDir()
+	return newEnvIn(t, t.TempDir(), 0, opts...)
+}
+
+// newEnvIn starts a server whose data directory is dir, keeping a disk
+// reserve of reserve bytes beside its database.
+func newEnvIn(t *testing.T, dir string, reserve int64, opts ...envOption) *testEnv {
+	t.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -103,7 +109,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(t.Context(), "", dir, log)
+	db, err := store.Open(t.Context(), "", dir, log, store.WithReserve(reserve))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +126,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	}
 	var svc *control.Service
 	o.Metrics = web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
+	o.Metrics.WatchDatabase(db.Full, db.ReserveReleases)
 	hub := control.NewHub()
 	svc = control.New(db, log, clock.Now, hub, ca, control.Observer{Applied: o.Metrics.ObserveApplied}, cfg)
 	admin, err := svc.Bootstrap(t.Context())

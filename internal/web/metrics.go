@@ -46,6 +46,27 @@ func NewMetrics(activeGrants func(context.Context) (int, error)) *Metrics {
 	return m
 }
 
+// WatchDatabase adds the database's disk-full state to the metrics, read at
+// scrape time: drawbridge_database_disk_full (1 while only revocations can
+// commit) and drawbridge_database_reserve_released_total.
+func (m *Metrics) WatchDatabase(full func() bool, releases func() int64) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "drawbridge_database_disk_full",
+			Help: "1 while the database's disk is full: writes other than revocations are refused and /readyz fails.",
+		}, func() float64 {
+			if full() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "drawbridge_database_reserve_released_total",
+			Help: "Times the disk reserve beside the SQLite database was released because the disk was full.",
+		}, func() float64 { return float64(releases()) }),
+	)
+}
+
 // ObserveApplied records one request → kernel latency.
 func (m *Metrics) ObserveApplied(d time.Duration) { m.applied.Observe(d.Seconds()) }
 
