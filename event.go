@@ -54,6 +54,13 @@ const (
 	EvRequestDenied      = "request.denied"
 	EvRequestExtended    = "request.extended"
 	EvRequestDone        = "request.done"
+	// Refused attempts by an authenticated caller, each in its own
+	// transaction (the refused change was not written), and bounded per
+	// caller: beyond a burst, refusals are counted and summed up in one
+	// EvAccessSuppressed event.
+	EvAccessDenied     = "access.denied"     // a 403: not allowed (self-approval included)
+	EvRequestRefused   = "request.refused"   // a 400 or 413: invalid input
+	EvAccessSuppressed = "access.suppressed" // "N more refused attempts suppressed"
 )
 
 // Results.

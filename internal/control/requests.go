@@ -503,12 +503,14 @@ func (s *Service) sweep(ctx context.Context, fn func(tx *store.Tx, now time.Time
 	return out.n, nil
 }
 
-// RunExpiry records expired grants and expired pending requests every
+// RunExpiry records expired grants and expired pending requests, and the
+// summaries of floods of refused attempts that are over, every
 // interval until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 	s.every(ctx, interval, map[string]func(context.Context) (int, error){
-		"expire grants":           s.Expire,
-		"expire pending requests": s.ExpirePending,
+		"expire grants":             s.Expire,
+		"expire pending requests":   s.ExpirePending,
+		"audit suppressed refusals": s.FlushRefusals,
 	})
 }
 

@@ -62,12 +62,14 @@ type Service struct {
 	signer Signer
 	obs    Observer
 	cfg    Config
+
+	refusals *refusalLimiter // which refused attempts are audited (refusals.go)
 }
 
 // New returns a Service. now is the clock (time.Now in production).
 func New(db *store.DB, log *slog.Logger, now func() time.Time, hub *Hub, signer Signer, obs Observer, cfg Config) *Service {
 	cfg.setDefaults()
-	return &Service{db: db, log: log, now: now, hub: hub, signer: signer, obs: obs, cfg: cfg}
+	return &Service{db: db, log: log, now: now, hub: hub, signer: signer, obs: obs, cfg: cfg, refusals: newRefusalLimiter()}
 }
 
 // Config returns the effective configuration.

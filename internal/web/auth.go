@@ -14,7 +14,10 @@ func (s *Server) user(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
 		if err == nil {
-			err = h(w, r, a)
+			if err = h(w, r, a); err != nil {
+				// A refused attempt by a known caller is audited (403, 400, 413).
+				s.svc.AuditRefusal(r.Context(), a, r.Pattern, r.URL.Path, err)
+			}
 		}
 		if err != nil {
 			s.writeError(w, r, err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -430,12 +431,19 @@ func (e *testEnv) snapshot(t *testing.T) snapshot {
 			return err
 		}
 		s.Events, err = tx.Events(store.EventFilter{Limit: store.MaxLimit})
+		// A refused attempt writes nothing but its own audit record.
+		s.Events = slices.DeleteFunc(s.Events, refusal)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// refusal reports whether ev records a refused attempt.
+func refusal(ev d.Event) bool {
+	return ev.Action == d.EvAccessDenied || ev.Action == d.EvRequestRefused || ev.Action == d.EvAccessSuppressed
 }
 
 // wantUnchanged fails if anything in the store differs from before.
