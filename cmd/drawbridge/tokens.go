@@ -162,6 +162,9 @@ func newWhoamiCmd(e *env) *cobra.Command {
 			role = ", role " + string(a.Role)
 		}
 		fmt.Fprintf(e.stdout, "%s (%s%s) from %s\n", a.Name, a.Subject(), role, a.Source)
+		if a.Owner != "" {
+			fmt.Fprintf(e.stdout, "owner: %s (self-approval and quorums count this person)\n", a.Owner)
+		}
 		if len(a.Groups) > 0 {
 			fmt.Fprintf(e.stdout, "groups: %s\n", strings.Join(a.Groups, ", "))
 		}

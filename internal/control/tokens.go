@@ -233,7 +233,7 @@ func (s *Service) JoinTokenCreate(ctx context.Context, a d.Actor, in d.JoinToken
 	if err != nil {
 		return "", nil, err
 	}
-	if ttl == 0 {
+	if in.TTL == "" { // only an absent TTL means the default; an explicit 0s is refused below
 		ttl = d.Duration(time.Hour)
 	}
 	if ttl.Std() < time.Minute || ttl.Std() > 30*24*time.Hour {

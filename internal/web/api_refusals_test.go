@@ -17,7 +17,8 @@ import (
 func TestRefusalsAudited(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.enroll(t, "db")
+	db := e.enroll(t, "db")
+	other := e.enroll(t, "other")
 	e.setPolicy(t, "db", d.PolicyInput{Rules: []d.RuleInput{{Port: 5432}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual}})
 	alice, aliceID := e.token(t, "alice", d.RoleRequester)
 	r := e.request(t, alice, d.RequestInput{Targets: ports("db", 5432), Source: "10.1.2.3"})
@@ -58,6 +59,12 @@ func TestRefusalsAudited(t *testing.T) {
 	wantError(t, e.call(t, "POST", "/api/v1/requests", alice, d.RequestInput{Targets: ports("db", 5432), Source: "not an address"}), http.StatusBadRequest, d.Invalid, "source")
 	if got := next(t); len(got) != 1 || got[0].Action != d.EvRequestRefused || got[0].Field != "source" {
 		t.Errorf("invalid request: events %+v, want one request.refused on field source", got)
+	}
+
+	// An agent reaching for another machine's state.
+	wantError(t, db.call(t, e, "GET", "/api/v1/agent/machines/"+string(other.id)+"/state", nil), http.StatusForbidden, d.Forbidden, "")
+	if got := next(t); len(got) != 1 || got[0].Action != d.EvAccessDenied || got[0].Actor != "agent:"+string(db.id) {
+		t.Errorf("agent 403: events %+v, want one access.denied by the agent", got)
 	}
 
 	// Not refusals by a known caller: bad credentials, a hidden 404.

@@ -39,6 +39,11 @@ func TestTokenCreateRefusals(t *testing.T) {
 			e.wantUnchanged(t, before)
 		})
 	}
+	t.Run("join token ttl 0s", func(t *testing.T) {
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "POST", "/api/v1/join-tokens", e.admin, d.JoinTokenInput{TTL: "0s"}), http.StatusBadRequest, d.Invalid, "ttl")
+		e.wantUnchanged(t, before)
+	})
 
 	t.Run("accepted", func(t *testing.T) {
 		now := e.clock.Now()

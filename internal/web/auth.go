@@ -40,6 +40,7 @@ func (s *Server) authenticate(r *http.Request) (d.Actor, error) {
 // path — an agent can never read or change another machine's state.
 func (s *Server) agent(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		var a d.Actor // known once the certificate names an existing machine
 		err := func() error {
 			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || s.certID == nil {
 				return &d.Error{Kind: d.Unauthenticated, Message: "agent routes need a client certificate issued by this server"}
@@ -52,13 +53,16 @@ func (s *Server) agent(h handlerFunc) http.HandlerFunc {
 			if err != nil {
 				return err
 			}
+			a = d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: m.Name, Source: s.clientAddr(r)}
 			if want := r.PathValue("machine"); want != string(m.ID) {
 				return &d.Error{Kind: d.Forbidden, Message: "this certificate belongs to machine " + string(m.ID) + ", not " + want}
 			}
-			a := d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: m.Name, Source: s.clientAddr(r)}
 			return h(w, r, a)
 		}()
 		if err != nil {
+			if a.ID != "" {
+				s.svc.AuditRefusal(r.Context(), a, r.Pattern, r.URL.Path, err)
+			}
 			s.writeError(w, r, err)
 		}
 	}
