@@ -122,7 +122,7 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			pm.protos = append(pm.protos, proto)
 		}
 		if lim := p.Limits.MaxActivePerUser; lim > 0 {
-			n, err := tx.CountOpenTargets(m.ID, a.Subject(), now)
+			n, err := tx.CountOpenTargets(m.ID, a.Person(), now)
 			if err != nil {
 				return nil, err
 			}

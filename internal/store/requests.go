@@ -358,13 +358,15 @@ func (tx *Tx) TargetsApplying(id d.MachineID, upToVersion int64) ([]d.Target, er
 	return collect("targets applying", rows, err, scanTarget)
 }
 
-// CountOpenTargets counts the targets on a machine that requester holds
-// open (pending, approved, or applying/active before their end) at now.
-func (tx *Tx) CountOpenTargets(machine d.MachineID, requester string, now time.Time) (int, error) {
+// CountOpenTargets counts the targets on a machine that person holds open
+// (pending, approved, or applying/active before their end) at now: those
+// requested as that subject or through any token it owns
+// (Request.RequesterPerson).
+func (tx *Tx) CountOpenTargets(machine d.MachineID, person string, now time.Time) (int, error) {
 	var n int
 	err := tx.queryRow(`SELECT COUNT(*) FROM targets t JOIN requests r ON r.id = t.request_id
-		WHERE t.machine_id = ? AND r.requester = ? AND (t.status IN (?, ?) OR (t.status IN (?, ?) AND t.end_at > ?))`,
-		string(machine), requester, string(d.StatusPending), string(d.StatusApproved), string(d.StatusApplying), string(d.StatusActive), micros(now)).Scan(&n)
+		WHERE t.machine_id = ? AND (r.requester = ? OR r.requester_person = ?) AND (t.status IN (?, ?) OR (t.status IN (?, ?) AND t.end_at > ?))`,
+		string(machine), person, person, string(d.StatusPending), string(d.StatusApproved), string(d.StatusApplying), string(d.StatusActive), micros(now)).Scan(&n)
 	if err != nil {
 		return 0, classify("count open targets", err, "")
 	}

@@ -130,6 +130,19 @@ func TestSelfApprovalPerPerson(t *testing.T) {
 	}
 }
 
+// TestMaxActivePerPerson: max_active_per_user counts a person's grants
+// through all of their tokens.
+func TestMaxActivePerPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web")
+	e.setPolicy(t, "web", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Limits: &d.Limits{MaxActivePerUser: 1}})
+	laptop, _ := e.token(t, "alice", d.RoleRequester)
+	ci, _ := e.scopedToken(t, "alice", d.RoleRequester, "*") // alice's second token
+	e.request(t, laptop, d.RequestInput{Targets: ports("web", 22), Source: "10.1.2.3"})
+	wantError(t, e.call(t, "POST", "/api/v1/requests", ci, d.RequestInput{Targets: ports("web", 22), Source: "10.1.2.4"}), http.StatusConflict, d.Conflict, "targets[0].machine")
+}
+
 // TestRevokeGrants: revoking a token (or deleting a binding) lists the open
 // requests it leaves, and with revoke_grants ends them in the same step
 // (issue 7, item 8: offboarding).
