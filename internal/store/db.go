@@ -164,6 +164,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger, opts ...Op
 	}
 	if db.dialect == SQLite && db.reserveSize > 0 {
 		db.reserve = filepath.Join(filepath.Dir(db.path), ReserveFile)
+		os.Remove(db.reserve + ".probe") // left by a crash while restoring
 		if err := db.writeReserve(); err != nil {
 			db.full.Store(true)
 			db.log.Error("database disk full at start: no room for the reserve; only revocations are accepted until space is freed",
@@ -262,7 +263,7 @@ func (db *DB) Dialect() string { return db.dialect }
 // concurrent use.
 func (db *DB) Ping(ctx context.Context) error {
 	if db.Full() {
-		return errFull
+		return db.fullError()
 	}
 	if err := db.write.PingContext(ctx); err != nil {
 		return unavailable("ping", err)
@@ -302,7 +303,10 @@ func (db *DB) TxRevocation(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (db *DB) tx(ctx context.Context, revocation bool, fn func(*Tx) error) error {
-	if !revocation && db.Full() {
+	// With a reserve released, other writes are refused up front: the room
+	// left is for revocations. (Without a reserve, as on PostgreSQL, every
+	// write is tried: the database itself says whether it has room.)
+	if !revocation && db.reserve != "" && db.Full() {
 		return errFull
 	}
 	opts := &sql.TxOptions{}
@@ -324,7 +328,7 @@ func (db *DB) tx(ctx context.Context, revocation bool, fn func(*Tx) error) error
 				retriedFull = true
 				continue
 			}
-			return &d.Error{Kind: d.Unavailable, Message: errFull.Message, Err: err}
+			return &d.Error{Kind: d.Unavailable, Message: db.fullError().Message, Err: err}
 		}
 		if !retryable(err) {
 			return err
@@ -344,8 +348,20 @@ func (db *DB) tx(ctx context.Context, revocation bool, fn func(*Tx) error) error
 	}
 }
 
-// errFull is what writes get while the disk is full.
-var errFull = &d.Error{Kind: d.Unavailable, Message: "the database's disk is full: only revocations are accepted until an operator frees space"}
+// errFull is what writes get while the disk is full and the reserve is
+// released; errDiskFull what they get without a reserve (PostgreSQL).
+var (
+	errFull     = &d.Error{Kind: d.Unavailable, Message: "the database's disk is full: only revocations are accepted until an operator frees space"}
+	errDiskFull = &d.Error{Kind: d.Unavailable, Message: "the database's disk is full; try again once an operator has freed space"}
+)
+
+// fullError is the error for a write refused because the disk is full.
+func (db *DB) fullError() *d.Error {
+	if db.reserve != "" {
+		return errFull
+	}
+	return errDiskFull
+}
 
 // fullFor is how long a disk-full error on PostgreSQL (which has no
 // reserve here) keeps the DB Full unless a write commits before.
@@ -597,7 +613,7 @@ func classify(op string, err error, conflictMsg string) error {
 		return unavailable(op, err)
 	}
 	if isFull(err) {
-		return &d.Error{Kind: d.Unavailable, Message: errFull.Message, Err: fmt.Errorf("store: %s: %w", op, err)}
+		return &d.Error{Kind: d.Unavailable, Message: errDiskFull.Message, Err: fmt.Errorf("store: %s: %w", op, err)}
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }

@@ -18,7 +18,7 @@ import (
 func TestClassifyDiskFull(t *testing.T) {
 	full := fmt.Errorf("exec: %w", &pgconn.PgError{Code: "53100", Message: "could not extend file: No space left on device"})
 	err := classify("append event", full, "")
-	if e := d.AsError(err); e == nil || e.Kind != d.Unavailable || e.Message != errFull.Message || !errors.Is(err, full) {
+	if e := d.AsError(err); e == nil || e.Kind != d.Unavailable || e.Message != errDiskFull.Message || !errors.Is(err, full) {
 		t.Errorf("classify(53100) = %v, want Unavailable saying the disk is full, wrapping the cause", err)
 	}
 	if isFull(&pgconn.PgError{Code: "53300"}) { // too_many_connections
