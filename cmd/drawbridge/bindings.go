@@ -74,7 +74,7 @@ its members; end each person's requests).`,
 			return printJSON(e.stdout, out)
 		}
 		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-		printRevoked(e, out, "--revoke-grants")
+		printRevoked(e, out, "end each now with `drawbridge revoke REQ`")
 		return nil
 	}
 	cmd.AddCommand(create, list, del)

@@ -131,7 +131,7 @@ in the same step (the command lists them either way).`,
 			return printJSON(e.stdout, out)
 		}
 		fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
-		printRevoked(e, out, "--revoke-grants")
+		printRevoked(e, out, "end them now with `drawbridge token revoke "+args[0]+" --revoke-grants`")
 		return nil
 	}
 	cmd.AddCommand(create, list, revoke)
@@ -182,14 +182,14 @@ func newWhoamiCmd(e *env) *cobra.Command {
 }
 
 // printRevoked reports the requests ended with a token or binding, or
-// offers to end those still open.
-func printRevoked(e *env, out *d.Revoked, flag string) {
+// offers (how) to end those still open.
+func printRevoked(e *env, out *d.Revoked, how string) {
 	if len(out.RevokedRequests) > 0 {
 		fmt.Fprintf(e.stdout, "revoked %d open request(s): %s\n", len(out.RevokedRequests), joinIDs(out.RevokedRequests))
 	}
 	if len(out.OpenRequests) > 0 {
-		fmt.Fprintf(e.stdout, "%d request(s) made by this subject are still open until their end: %s\nrun again with %s to end them now, or revoke each with `drawbridge revoke REQ`\n",
-			len(out.OpenRequests), joinIDs(out.OpenRequests), flag)
+		fmt.Fprintf(e.stdout, "%d request(s) made by this subject stay open until their end: %s\n%s\n",
+			len(out.OpenRequests), joinIDs(out.OpenRequests), how)
 	}
 }
 

@@ -168,8 +168,9 @@ func (s *Service) Tokens(ctx context.Context, a d.Actor) ([]d.Token, error) {
 
 // TokenRevoke revokes an API token at once. The requests made with it stay
 // open until their end unless revokeGrants is set, in which case they are
-// revoked in the same transaction; either way the answer lists them. Needs
-// admin.
+// revoked in the same transaction; either way the answer lists them.
+// Revoking a revoked token again is a Conflict, except with revokeGrants
+// (ending what it left open). Needs admin.
 func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID, revokeGrants bool) (*d.Revoked, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
 		return nil, err
@@ -178,7 +179,11 @@ func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID, revo
 		return nil, d.FieldErrorf("id", "malformed token ID")
 	}
 	return s.revokeAccess(ctx, a, func(tx *store.Tx, now time.Time) (string, error) {
-		if err := tx.TokenRevoke(id, now); err != nil {
+		err := tx.TokenRevoke(id, now)
+		if d.ErrorKind(err) == d.Conflict && revokeGrants {
+			err = nil // revoked before: now end what it left open
+		}
+		if err != nil {
 			return "", err
 		}
 		return "token:" + string(id), nil

@@ -164,6 +164,11 @@ func TestRevokeGrants(t *testing.T) {
 	if got := e.getRequest(t, e.admin, keep.ID); got.Status != d.StatusActive {
 		t.Errorf("without revoke_grants the request is %s, want still active", got.Status)
 	}
+	wantError(t, e.call(t, "DELETE", "/api/v1/tokens/"+string(aliceID), e.admin, nil), http.StatusConflict, d.Conflict, "")
+	decode(t, e.call(t, "DELETE", "/api/v1/tokens/"+string(aliceID)+"?revoke_grants=true", e.admin, nil), http.StatusOK, &out) // the offer taken up later
+	if diff := cmp.Diff(d.Revoked{RevokedRequests: []d.RequestID{keep.ID}, OpenRequests: []d.RequestID{}}, out); diff != "" {
+		t.Errorf("revoking a revoked token again with revoke_grants (-want +got):\n%s", diff)
+	}
 
 	wantError(t, e.call(t, "DELETE", "/api/v1/tokens/"+string(carlID)+"?revoke_grants=maybe", e.admin, nil), http.StatusBadRequest, d.Invalid, "revoke_grants")
 	decode(t, e.call(t, "DELETE", "/api/v1/tokens/"+string(carlID)+"?revoke_grants=true", e.admin, nil), http.StatusOK, &out)
