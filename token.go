@@ -43,6 +43,9 @@ const RoleNone Role = "none"
 // alice@example.com). It returns the canonical "user:<name>".
 func ParseOwner(s string) (string, error) {
 	s = strings.TrimSpace(s)
+	if kind, _, ok := strings.Cut(s, ":"); ok && (kind == "group" || kind == "token" || kind == "role" || kind == "agent") {
+		return "", FieldErrorf("owner", "owner: a token is owned by a person (user:<name>), not by a %s", kind)
+	}
 	if !strings.HasPrefix(s, "user:") {
 		s = "user:" + s
 	}
@@ -52,7 +55,7 @@ func ParseOwner(s string) (string, error) {
 	return s, nil
 }
 
-var ownerRE = regexp.MustCompile(`^user:[^\s,:]{1,256}$`)
+var ownerRE = regexp.MustCompile(`^user:[^\s,]{1,256}$`) // as binding subjects
 
 // TokenKind tells API tokens from sign-in sessions.
 type TokenKind string
