@@ -111,28 +111,32 @@ func CheckSelectorConflict(sel Selector, others []Policy, selfID string) error {
 	return nil
 }
 
-// CheckLimitsAgainstRules refuses "*" sources when the limits deny them.
+// CheckLimitsAgainstRules refuses, when the limits deny any-source access,
+// "*" in allowed sources and allowed sources that together (over every rule
+// of the policy) cover more than WideSources allows. The error names the
+// first rule at which the sources become too wide.
 func CheckLimitsAgainstRules(l Limits, rules []PortRule) error {
 	if !l.DenyAnySource {
 		return nil
 	}
+	var all []netip.Prefix
 	for i, r := range rules {
+		field := fmt.Sprintf("rules[%d].allowed_sources", i)
 		for _, s := range r.AllowedSources {
-			if s == AnySource || s == "0.0.0.0/0" || s == "::/0" {
-				return FieldErrorf(fmt.Sprintf("rules[%d].allowed_sources", i), "this policy denies any-source access (limits.deny_any_source); list specific prefixes")
+			if s == AnySource {
+				return FieldErrorf(field, "this policy denies any-source access (limits.deny_any_source); list specific prefixes")
 			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return FieldErrorf(field, "invalid allowed source %q", s)
+			}
+			all = append(all, p)
+		}
+		if wide, why := WideSources(all); wide {
+			return FieldErrorf(field, "this policy denies any-source access (limits.deny_any_source), and over all its rules %s; list narrower prefixes", why)
 		}
 	}
 	return nil
-}
-
-// WideSource reports whether a request source is wider than /16 (IPv4) or
-// /48 (IPv6), which limits.deny_any_source refuses.
-func WideSource(p netip.Prefix) bool {
-	if p.Addr().Is4() {
-		return p.Bits() < 16
-	}
-	return p.Bits() < 48
 }
 
 // Defaults follow Azure's: SSH on Linux, RDP on Windows, three hours, any source.
