@@ -24,7 +24,7 @@ type PolicyInput struct {
 type ApprovalInput struct {
 	Mode       ApprovalMode    `json:"mode"`
 	Levels     []ApprovalLevel `json:"levels,omitempty"`
-	PendingTTL string          `json:"pending_ttl,omitempty"` // default 1h
+	PendingTTL string          `json:"pending_ttl,omitempty"` // absent: 1h; given: from 1m
 	Extensions ApprovalMode    `json:"extensions,omitempty"`  // default manual
 }
 
@@ -39,7 +39,9 @@ type ExtendInput struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// RuleInput is a port rule as the API receives it.
+// RuleInput is a port rule as the API receives it. Only an absent field
+// takes its default; a given duration must be at least 1s (so "0s" is an
+// error, not the default or "off").
 type RuleInput struct {
 	Port           uint16   `json:"port"`
 	Protocol       Protocol `json:"protocol,omitempty"`        // default tcp

@@ -39,17 +39,32 @@ func (s *Service) parseRules(in []d.RuleInput) ([]d.PortRule, error) {
 	}
 	raw := make([]d.PortRule, len(in))
 	for i, r := range in {
-		md, err := optionalDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i))
+		md, err := givenDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i), "max duration must be at least 1s; leave it out for the default")
 		if err != nil {
 			return nil, err
 		}
-		idle, err := optionalDuration(r.IdleTimeout, fmt.Sprintf("rules[%d].idle_timeout", i))
+		idle, err := givenDuration(r.IdleTimeout, fmt.Sprintf("rules[%d].idle_timeout", i), "idle timeout must be at least 1s; leave it out for none")
 		if err != nil {
 			return nil, err
 		}
 		raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md, IdleTimeout: idle}
 	}
 	return d.NormalizeRules(raw, s.cfg.ServerCap)
+}
+
+// givenDuration parses an optional policy duration. Only an absent field
+// ("") means the default (returned as 0); a given one must be at least
+// d.MinDuration (msg says so), so that "0s" or "PT0.0001S" is an error naming the field
+// rather than a silent default or "off".
+func givenDuration(s, field, msg string) (d.Duration, error) {
+	v, err := optionalDuration(s, field)
+	if err != nil {
+		return 0, err
+	}
+	if s != "" && v.Std() < d.MinDuration {
+		return 0, d.FieldErrorf(field, "%s", msg)
+	}
+	return v, nil
 }
 
 // buildSettings applies the input's approval, justification and limits on
@@ -60,7 +75,7 @@ func (s *Service) buildSettings(old *d.Settings, in d.PolicyInput) (d.Settings, 
 		st = *old
 	}
 	if in.Approval != nil {
-		ttl, err := optionalDuration(in.Approval.PendingTTL, "approval.pending_ttl")
+		ttl, err := givenDuration(in.Approval.PendingTTL, "approval.pending_ttl", "pending TTL must be at least 1m; leave it out for the default (1h)")
 		if err != nil {
 			return st, err
 		}
