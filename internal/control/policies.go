@@ -13,8 +13,10 @@ import (
 // PolicySet creates or changes a machine's JIT policy. Open grants that the
 // new policy no longer covers (port removed, source no longer allowed, or
 // policy disabled) are revoked in the same transaction, so disabling leaves
-// the machine as it was. Needs policies/write.
-func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.Policy, error) {
+// the machine as it was. The result lists the ways the change weakened the
+// policy that governed the machine before (its own, else a selector
+// policy); the audit event records them too. Needs policies/write.
+func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.PolicyChange, error) {
 	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
 		return nil, forbidden(a, d.ActPoliciesWrite)
 	}
@@ -22,7 +24,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 	if err != nil {
 		return nil, err
 	}
-	var out *d.Policy
+	var out *d.PolicyChange
 	var topics []string
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
@@ -37,6 +39,10 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if d.ErrorKind(err) == d.NotFound {
 			old, err = nil, nil
 		}
+		if err != nil {
+			return err
+		}
+		before, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err
 		}
@@ -71,6 +77,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if err := tx.PolicyPut(p); err != nil {
 			return err
 		}
+		weak := d.Weakenings(before, p)
 		action := d.EvPolicySet
 		switch {
 		case p.Enabled && (old == nil || !old.Enabled):
@@ -78,7 +85,11 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		case !p.Enabled && old != nil && old.Enabled:
 			action = d.EvPolicyDisabled
 		}
-		if err := s.audit(tx, now, a, action, string(m.ID), "", "", map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
+		details := map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, action, string(m.ID), "", "", details); err != nil {
 			return err
 		}
 		version, err := tx.MachineBumpVersion(m.ID)
@@ -89,7 +100,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 			return err
 		}
 		topics = []string{machineTopic(string(m.ID))}
-		out = p
+		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
 		return nil
 	})
 	if err != nil {

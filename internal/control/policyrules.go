@@ -148,7 +148,10 @@ func machinesWithPolicies(tx *store.Tx) ([]d.Machine, []*d.Policy, error) {
 // labels match in.Selector. It needs policies/write everywhere (a selector
 // can match machines enrolled later). Grants that the machines' new
 // effective policy no longer covers are revoked in the same transaction.
-func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyInput) (*d.Policy, error) {
+// The result lists the ways the change weakened the selector policy, and
+// the governing policy of each machine it now governs or governed (a new or
+// re-prioritised selector policy can take over from a stricter one).
+func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyInput) (*d.PolicyChange, error) {
 	if err := s.require(a, d.ActPoliciesWrite); err != nil {
 		return nil, err
 	}
@@ -160,11 +163,15 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	if err != nil {
 		return nil, err
 	}
-	var out *d.Policy
+	var out *d.PolicyChange
 	var topics []string
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		topics = nil
 		now := s.now()
+		ms, before, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
 		all, err := tx.SelectorPolicies()
 		if err != nil {
 			return err
@@ -205,13 +212,23 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if err := tx.SelectorPolicyPut(p); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", map[string]any{"selector": p.Selector, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
+		_, after, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
+		weak := d.Weakenings(old, p)
+		weak = append(weak, machineWeakenings(ms, before, after, p.ID)...)
+		details := map[string]any{"selector": p.Selector, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", details); err != nil {
 			return err
 		}
 		if topics, err = s.reapplyAll(tx, now, a); err != nil {
 			return err
 		}
-		out = p
+		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
 		return nil
 	})
 	if err != nil {
@@ -219,6 +236,23 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	}
 	s.hub.Publish(topics...)
 	return out, nil
+}
+
+// machineWeakenings lists, per machine, how its governing policy weakened
+// from before to after, leaving out machines that policy id governs both
+// times (the policy's own weakenings say it once for all of them).
+func machineWeakenings(ms []d.Machine, before, after []*d.Policy, id string) []d.Weakening {
+	var out []d.Weakening
+	for i := range ms {
+		if before[i] != nil && after[i] != nil && before[i].ID == id && after[i].ID == id {
+			continue
+		}
+		for _, w := range d.Weakenings(before[i], after[i]) {
+			w.Machine = ms[i].Name
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // SelectorPolicyDelete removes a selector policy; machines it governed fall

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	d "github.com/drawbridge/drawbridge"
@@ -57,6 +59,63 @@ func TestPolicyExplicitDurations(t *testing.T) {
 			in := d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3", Duration: dur}
 			wantError(t, e.call(t, "POST", "/api/v1/requests", alice, in), http.StatusBadRequest, d.Invalid, "duration")
 			e.wantUnchanged(t, before)
+		}
+	})
+}
+
+// TestPolicyWeakenings: the API returns the ways a change weakens the
+// policy that governed a machine, and the audit event records them.
+func TestPolicyWeakenings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.enrollLabelled(t, "db1", map[string]string{"env": "prod", "team": "db"})
+	manual := &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 2}}}
+	fields := func(ws []d.Weakening) []string {
+		var out []string
+		for _, w := range ws {
+			f := w.Field
+			if w.Machine != "" {
+				f = w.Machine + ":" + f
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	put := func(t *testing.T, in d.PolicyInput) d.PolicyChange {
+		t.Helper()
+		var c d.PolicyChange
+		decode(t, e.call(t, "PUT", "/api/v1/machines/web1/policy", e.admin, in), http.StatusOK, &c)
+		return c
+	}
+
+	if c := put(t, d.PolicyInput{Rules: []d.RuleInput{{Port: 22, AllowedSources: []string{"10.1.0.0/16"}}}, Approval: manual}); len(c.Weakenings) != 0 {
+		t.Errorf("a new policy weakens %v", fields(c.Weakenings))
+	}
+	last := e.lastEventID(t)
+	c := put(t, d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalAuto}})
+	if got, want := fields(c.Weakenings), []string{"rules[0].allowed_sources", "approval.mode"}; !slices.Equal(got, want) {
+		t.Errorf("weakenings = %v, want %v", got, want)
+	}
+	evs := e.events(t, last)
+	if len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Details, `"weakenings"`) || !strings.Contains(evs[len(evs)-1].Details, "approval.mode") {
+		t.Errorf("audit events after the change: %+v", evs)
+	}
+	var off d.PolicyChange
+	decode(t, e.call(t, "POST", "/api/v1/machines/web1/policy/disable", e.admin, nil), http.StatusOK, &off)
+	if got := fields(off.Weakenings); !slices.Equal(got, []string{"enabled"}) {
+		t.Errorf("disable: weakenings = %v, want [enabled]", got)
+	}
+
+	t.Run("a selector policy taking over from a stricter one", func(t *testing.T) {
+		var c d.PolicyChange
+		decode(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, d.PolicyInput{Selector: "env=prod", Rules: []d.RuleInput{{Port: 22}}, Approval: manual}), http.StatusOK, &c)
+		if len(c.Weakenings) != 0 {
+			t.Errorf("a new selector policy over unprotected machines weakens %v", fields(c.Weakenings))
+		}
+		decode(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, d.PolicyInput{Selector: "env=prod,team=db", Rules: []d.RuleInput{{Port: 22}}}), http.StatusOK, &c)
+		if got, want := fields(c.Weakenings), []string{"db1:approval.mode"}; !slices.Equal(got, want) {
+			t.Errorf("weakenings = %v, want %v", got, want)
 		}
 	})
 }

@@ -367,7 +367,7 @@ func (e *testEnv) policy(t *testing.T, machine string, rules ...d.RuleInput) *d.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return &p.Policy
 }
 
 // request creates an access request with token and expects success.

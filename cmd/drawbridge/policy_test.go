@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
+)
+
+// policyServer runs `drawbridge server` in-process with machines already
+// enrolled (written to its database), and returns the environment the CLI
+// needs to reach it as the admin.
+func policyServer(t *testing.T, machines ...string) map[string]string {
+	t.Helper()
+	dataDir := t.TempDir()
+	db, err := store.Open(t.Context(), "", dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Tx(t.Context(), func(tx *store.Tx) error {
+		for _, name := range machines {
+			m := &d.Machine{ID: d.NewMachineID(), Name: name, EnrolledAt: time.Now(), LastSeen: time.Now(), Inventory: d.Inventory{OS: "linux"}}
+			if err := tx.MachineCreate(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, getenv: func(string) string { return "" }}
+	go func() {
+		done <- runEnv(ctx, e, []string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("server exited with %d:\n%s", code, logs)
+		}
+	})
+	re := regexp.MustCompile(`listening on (https://\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{"DRAWBRIDGE_ADDR": m[1], "DRAWBRIDGE_CACERT": filepath.Join(dataDir, "ca.pem"), "DRAWBRIDGE_TOKEN": strings.TrimSpace(string(token))}
+		}
+		select {
+		case code := <-done:
+			done <- code
+			t.Fatalf("server exited with %d:\n%s", code, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline for the start-up line
+	}
+}
+
+// runOK runs a CLI command and fails the test unless it exits 0.
+func runOK(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := cli(t, vars, nil, args...)
+	if code != 0 {
+		t.Fatalf("drawbridge %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+func showPolicy(t *testing.T, vars map[string]string, machine string) d.Policy {
+	t.Helper()
+	out, _ := runOK(t, vars, "policy", "show", machine, "-o", "json")
+	var p d.Policy
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("policy show -o json: %v\n%s", err, out)
+	}
+	return p
+}
+
+// TestPolicySetKeepsWhatIsNotGiven: a flag not given keeps its current
+// value, and a weakening is applied with a WARNING.
+func TestPolicySetKeepsWhatIsNotGiven(t *testing.T) {
+	t.Parallel()
+	vars := policyServer(t, "demo")
+	runOK(t, vars, "policy", "set", "demo", "--port", "2222/tcp", "--allow-source", "203.0.113.0/24", "--max-duration", "2h",
+		"--idle-timeout", "10m", "--approval", "manual", "--quorum", "2", "--approver", "role:approver", "--justification", "required", "--deny-any-source")
+
+	steps := []struct {
+		name string
+		args []string
+		want func(p *d.Policy) // what the step changes in the expected policy
+		warn []string          // parts of the warning; none: no warning
+	}{
+		{"the reported command keeps manual approval and sources",
+			[]string{"--port", "2222/tcp", "--max-duration", "1h", "--pending-ttl", "2h"},
+			func(p *d.Policy) {
+				p.Rules[0].MaxDuration = d.Duration(time.Hour)
+				p.Approval.PendingTTL = d.Duration(2 * time.Hour)
+			}, nil},
+		{"quorum alone on a manual policy", []string{"--quorum", "3"},
+			func(p *d.Policy) { p.Approval.Levels[0].Quorum = 3 }, nil},
+		{"extensions alone keep manual approval", []string{"--extensions", "auto"},
+			func(p *d.Policy) { p.Approval.Extensions = d.ApprovalAuto }, []string{"approval.extensions"}},
+		{"a new port keeps the listed old port's settings", []string{"--port", "2222/tcp", "--port", "2223/tcp", "--allow-source", "203.0.113.0/24"},
+			func(p *d.Policy) {
+				p.Rules = append(p.Rules, d.PortRule{Port: 2223, Protocol: d.TCP, AllowedSources: []string{"203.0.113.0/24"}, MaxDuration: d.Duration(3 * time.Hour)})
+			}, nil},
+		{"a smaller quorum warns", []string{"--quorum", "1"},
+			func(p *d.Policy) { p.Approval.Levels[0].Quorum = 1 }, []string{"WARNING: this change weakens the policy", "approval.levels[0].quorum"}},
+		{"idle close off warns", []string{"--idle-timeout", "none"},
+			func(p *d.Policy) { p.Rules[0].IdleTimeout = 0 }, []string{"rules[0].idle_timeout"}},
+		{"dropping a port, wider sources and approval off warn",
+			[]string{"--port", "2222/tcp", "--allow-source", "198.51.100.0/24", "--allow-source", "203.0.113.0/24", "--approval", "auto"},
+			func(p *d.Policy) {
+				p.Rules = p.Rules[:1]
+				p.Rules[0].AllowedSources = []string{"198.51.100.0/24", "203.0.113.0/24"}
+				p.Approval = d.ApprovalRule{Mode: d.ApprovalAuto}
+			}, []string{"port 2223/tcp is no longer protected", "rules[0].allowed_sources", "approval.mode"}},
+	}
+	want := showPolicy(t, vars, "demo")
+	if !want.Approval.Manual() || want.Approval.Levels[0].Quorum != 2 || !want.Limits.DenyAnySource {
+		t.Fatalf("first policy set: %+v", want)
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			_, stderr := runOK(t, vars, append([]string{"policy", "set", "demo"}, st.args...)...)
+			st.want(&want)
+			got := showPolicy(t, vars, "demo")
+			want.UpdatedAt = got.UpdatedAt
+			if diffRules, diffSettings := !jsonEqual(t, got.Rules, want.Rules), !jsonEqual(t, got.Settings(), want.Settings()); diffRules || diffSettings {
+				t.Errorf("policy = %+v\nwant %+v", got, want)
+			}
+			want = got
+			if len(st.warn) == 0 && strings.Contains(stderr, "WARNING") {
+				t.Errorf("unexpected warning:\n%s", stderr)
+			}
+			for _, part := range st.warn {
+				if !strings.Contains(stderr, part) {
+					t.Errorf("stderr lacks %q:\n%s", part, stderr)
+				}
+			}
+		})
+	}
+}
+
+func jsonEqual(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(ja) == string(jb)
+}
+
+// TestReadmePolicyExample runs the selector policy example of the README's
+// "Access control and approvals" section, as written, against a server.
+func TestReadmePolicyExample(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	i := strings.Index(section, "## Access control and approvals")
+	if i < 0 {
+		t.Fatal("README has no section \"Access control and approvals\"")
+	}
+	section = section[i:]
+	j := strings.Index(section, "drawbridge policy set --selector")
+	if j < 0 {
+		t.Fatal("the section has no `drawbridge policy set --selector` example")
+	}
+	var line strings.Builder
+	for _, l := range strings.Split(section[j:], "\n") {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutSuffix(l, `\`); ok {
+			line.WriteString(rest + " ")
+			continue
+		}
+		line.WriteString(l)
+		break
+	}
+	args := shellWords(t, line.String())[1:] // without "drawbridge"
+	vars := policyServer(t)
+	stdout, stderr := runOK(t, vars, args...)
+	if !strings.Contains(stdout, "approval: manual") || !strings.Contains(stdout, "no any-source access") {
+		t.Errorf("policy set printed:\n%s%s", stdout, stderr)
+	}
+}
+
+// shellWords splits a command line as sh would for the quoting the README
+// uses: single and double quotes, no expansions.
+func shellWords(t *testing.T, s string) []string {
+	t.Helper()
+	var out []string
+	var cur strings.Builder
+	in := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
