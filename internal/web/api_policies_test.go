@@ -119,3 +119,44 @@ func TestPolicyWeakenings(t *testing.T) {
 		}
 	})
 }
+
+// TestMachineListStatusFilter: ?status= keeps machines with those
+// statuses; an unknown status is a 400 naming the field.
+func TestMachineListStatusFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.enroll(t, "web2")
+	e.policy(t, "web1", d.RuleInput{Port: 22})
+	names := func(query string) []string {
+		t.Helper()
+		var out struct {
+			Machines []d.MachineView `json:"machines"`
+		}
+		decode(t, e.call(t, "GET", "/api/v1/machines"+query, e.admin, nil), http.StatusOK, &out)
+		var ns []string
+		for _, m := range out.Machines {
+			ns = append(ns, m.Name)
+		}
+		return ns
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"web1", "web2"}},
+		{"?status=configured", []string{"web1"}},
+		{"?status=not_configured", []string{"web2"}},
+		{"?status=unsupported", nil},
+		{"?status=configured,not_configured", []string{"web1", "web2"}},
+		{"?status=configured&status=not_configured", []string{"web1", "web2"}},
+	}
+	for _, tt := range tests {
+		if got := names(tt.query); !slices.Equal(got, tt.want) {
+			t.Errorf("GET /api/v1/machines%s = %v, want %v", tt.query, got, tt.want)
+		}
+	}
+	for _, q := range []string{"?status=", "?status=Configured", "?status=online", "?status=configured,"} {
+		wantError(t, e.call(t, "GET", "/api/v1/machines"+q, e.admin, nil), http.StatusBadRequest, d.Invalid, "status")
+	}
+}
