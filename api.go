@@ -20,6 +20,14 @@ type PolicyInput struct {
 	Limits        *Limits            `json:"limits,omitempty"`
 }
 
+// PolicyDeletion is what deleting a machine's own policy leaves: the policy
+// that now governs the machine (a matching selector policy, or none) and the
+// ways it is weaker than the deleted one.
+type PolicyDeletion struct {
+	Policy     *Policy     `json:"policy"`
+	Weakenings []Weakening `json:"weakenings,omitempty"`
+}
+
 // ApprovalInput is an approval rule as the API receives it.
 type ApprovalInput struct {
 	Mode       ApprovalMode    `json:"mode"`

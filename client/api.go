@@ -66,6 +66,14 @@ func (c *Client) PolicySet(ctx context.Context, machine string, in PolicyInput) 
 	return &out, err
 }
 
+// PolicyDelete deletes a machine's own policy; the result says what
+// governs the machine now and how that is weaker.
+func (c *Client) PolicyDelete(ctx context.Context, machine string) (*d.PolicyDeletion, error) {
+	var out d.PolicyDeletion
+	err := c.Do(ctx, "DELETE", "/api/v1/machines/"+url.PathEscape(machine)+"/policy", nil, nil, &out)
+	return &out, err
+}
+
 // PolicyEnable enables a machine's policy (Azure's defaults if it has none).
 func (c *Client) PolicyEnable(ctx context.Context, machine string) (*d.PolicyChange, error) {
 	var out d.PolicyChange

@@ -245,3 +245,28 @@ func shellWords(t *testing.T, s string) []string {
 	}
 	return out
 }
+
+// TestPolicyDeleteMachine: `policy delete MACHINE` removes the machine's own
+// policy (so a selector policy can govern it) and warns about the fallback.
+func TestPolicyDeleteMachine(t *testing.T) {
+	t.Parallel()
+	vars := policyServer(t, "demo")
+	runOK(t, vars, "label", "demo", "env=prod")
+	runOK(t, vars, "policy", "set", "--selector", "env=prod", "--port", "22")
+	runOK(t, vars, "policy", "set", "demo", "--port", "22", "--port", "2222", "--approval", "manual")
+	stdout, stderr := runOK(t, vars, "policy", "delete", "demo")
+	if !strings.Contains(stdout, "the policy for selector env=prod") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	for _, part := range []string{"WARNING", "port 2222/tcp is no longer protected", "approval.mode"} {
+		if !strings.Contains(stderr, part) {
+			t.Errorf("stderr lacks %q:\n%s", part, stderr)
+		}
+	}
+	if p := showPolicy(t, vars, "demo"); p.Selector != "env=prod" {
+		t.Errorf("demo governed by %+v, want the env=prod selector policy", p)
+	}
+	if code, _, stderr := cli(t, vars, nil, "policy", "delete", "demo"); code == 0 || !strings.Contains(stderr, "no policy of its own") {
+		t.Errorf("second delete: exit %d, stderr %s", code, stderr)
+	}
+}

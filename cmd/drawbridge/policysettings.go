@@ -287,10 +287,17 @@ func newPolicyListCmd(e *env) *cobra.Command {
 
 func newPolicyDeleteCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "delete POLICY_ID",
-		Short:   "Delete a label-selector policy (machines fall back to the next matching policy)",
-		Example: `  drawbridge policy delete pol_…`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "delete MACHINE | POLICY_ID",
+		Short: "Delete a machine's own policy, or a label-selector policy (machines fall back to the next matching policy)",
+		Long: `Delete a machine's own JIT policy (MACHINE) or a label-selector policy
+(POLICY_ID, pol_…). Unlike "policy disable", which keeps the machine's own
+policy switched off, deleting it lets a matching selector policy govern the
+machine again, or none. Grants the policy that governs afterwards does not
+cover are revoked. A fallback weaker than the deleted policy is printed as a
+WARNING.`,
+		Example: `  drawbridge policy delete web-1      # web-1 falls back to its selector policy, if any
+  drawbridge policy delete pol_…`,
+		Args: cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -298,10 +305,31 @@ func newPolicyDeleteCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {
+		if d.ValidID(args[0], d.PolicyPrefix) {
+			if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+			return nil
+		}
+		out, err := c.PolicyDelete(cmd.Context(), args[0])
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+		printWeakenings(e, out.Weakenings)
+		if cf.json() {
+			return printJSON(e.stdout, out)
+		}
+		switch p := out.Policy; {
+		case p == nil:
+			fmt.Fprintf(e.stdout, "deleted the policy of %s; no JIT policy governs it now\n", args[0])
+		default:
+			state := "enabled"
+			if !p.Enabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(e.stdout, "deleted the policy of %s; the policy for selector %s (%s, %s) governs it now\n", args[0], p.Selector, p.ID, state)
+		}
 		return nil
 	}
 	return cmd

@@ -110,6 +110,74 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 	return out, nil
 }
 
+// PolicyDelete removes a machine's own policy, unlike disabling it: the
+// machine falls back to the matching selector policy with the highest
+// precedence, or to none. Grants the fallback does not cover are revoked in
+// the same transaction. The result says what governs the machine now and
+// how that is weaker; the audit event records both. NotFound if the machine
+// has no policy of its own. Needs policies/write on the machine.
+func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.PolicyDeletion, error) {
+	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
+		return nil, forbidden(a, d.ActPoliciesWrite)
+	}
+	var out *d.PolicyDeletion
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(a, d.ActPoliciesWrite, m, ref); err != nil {
+			return err
+		}
+		old, err := tx.Policy(m.ID)
+		if d.ErrorKind(err) == d.NotFound {
+			return d.Errorf(d.NotFound, "machine %s has no policy of its own (see `drawbridge policy show %s` for what governs it)", m.Name, m.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.PolicyDelete(m.ID); err != nil {
+			return err
+		}
+		after, err := effectivePolicy(tx, m)
+		if err != nil {
+			return err
+		}
+		weak := d.Weakenings(old, after)
+		details := map[string]any{"machine": m.Name, "governed_by": "none"}
+		if after != nil {
+			details["governed_by"] = after.ID
+		}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, d.EvPolicyDeleted, string(m.ID), "", "", details); err != nil {
+			return err
+		}
+		version, err := tx.MachineBumpVersion(m.ID)
+		if err != nil {
+			return err
+		}
+		cover := after
+		if cover == nil {
+			cover = &d.Policy{MachineID: m.ID}
+		}
+		if err := s.revokeUncovered(tx, now, a, m, cover, version); err != nil {
+			return err
+		}
+		topics = []string{machineTopic(string(m.ID))}
+		out = &d.PolicyDeletion{Policy: after, Weakenings: weak}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	return out, nil
+}
+
 // revokeUncovered revokes open targets on m that policy p no longer covers.
 func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.Machine, p *d.Policy, version int64) error {
 	ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)

@@ -69,6 +69,18 @@ func (tx *Tx) Policy(id d.MachineID) (*d.Policy, error) {
 	return &p, nil
 }
 
+// PolicyDelete removes a machine's own policy. NotFound if it has none.
+func (tx *Tx) PolicyDelete(id d.MachineID) error {
+	res, err := tx.exec(`DELETE FROM policies WHERE machine_id = ?`, string(id))
+	if err != nil {
+		return classify("delete policy", err, "")
+	}
+	if n, err := rowsAffected("delete policy", res); err != nil || n > 0 {
+		return err
+	}
+	return notFound("machine %s has no policy of its own", id)
+}
+
 // Policies returns every machine's policy, ordered by machine ID.
 func (tx *Tx) Policies() ([]d.Policy, error) {
 	rows, err := tx.query(`SELECT ` + policyCols + ` FROM policies ORDER BY machine_id`)

@@ -160,3 +160,63 @@ func TestMachineListStatusFilter(t *testing.T) {
 		wantError(t, e.call(t, "GET", "/api/v1/machines"+q, e.admin, nil), http.StatusBadRequest, d.Invalid, "status")
 	}
 }
+
+// TestPolicyDelete: deleting a machine's own policy (unlike disabling it)
+// lets a selector policy govern the machine again; grants the fallback does
+// not cover are revoked, and the change is audited with its weakenings.
+func TestPolicyDelete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enrollLabelled(t, "web1", map[string]string{"env": "prod"})
+	e.enroll(t, "web2")
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+	prod := e.selectorPolicy(t, "env=prod", d.RuleInput{Port: 22})
+	e.setPolicy(t, "web1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}, {Port: 5432}}, Approval: &d.ApprovalInput{Mode: d.ApprovalAuto}, Limits: &d.Limits{MaxActivePerUser: 3}})
+	r := e.request(t, alice, d.RequestInput{Targets: ports("web1", 22, 5432), Source: "10.1.2.3"})
+
+	last := e.lastEventID(t)
+	var out d.PolicyDeletion
+	decode(t, e.call(t, "DELETE", "/api/v1/machines/web1/policy", e.admin, nil), http.StatusOK, &out)
+	if out.Policy == nil || out.Policy.ID != prod {
+		t.Fatalf("after delete, web1 governed by %+v, want %s", out.Policy, prod)
+	}
+	var ws []string
+	for _, w := range out.Weakenings {
+		ws = append(ws, w.Field)
+	}
+	if want := []string{"rules", "limits.max_active_per_user"}; !slices.Equal(ws, want) {
+		t.Errorf("weakenings = %v, want %v", ws, want)
+	}
+	var p d.Policy
+	decode(t, e.call(t, "GET", "/api/v1/machines/web1/policy", e.admin, nil), http.StatusOK, &p)
+	if p.ID != prod {
+		t.Errorf("GET policy after delete: %+v, want the selector policy %s", p, prod)
+	}
+	got := e.getRequest(t, alice, r.ID)
+	for _, tg := range got.Targets {
+		if want := tg.Port == 5432; (tg.Status == d.StatusRevoked) != want {
+			t.Errorf("target %d: status %s, revoked should be %v", tg.Port, tg.Status, want)
+		}
+	}
+	evs := e.events(t, last)
+	if !slices.ContainsFunc(evs, func(ev d.Event) bool {
+		return ev.Action == d.EvPolicyDeleted && strings.Contains(ev.Details, prod) && strings.Contains(ev.Details, "weakenings")
+	}) {
+		t.Errorf("no policy.deleted event with the fallback and weakenings: %+v", evs)
+	}
+
+	t.Run("without a selector policy the machine has none", func(t *testing.T) {
+		e.policy(t, "web2", d.RuleInput{Port: 22})
+		var out d.PolicyDeletion
+		decode(t, e.call(t, "DELETE", "/api/v1/machines/web2/policy", e.admin, nil), http.StatusOK, &out)
+		if out.Policy != nil || len(out.Weakenings) != 1 || out.Weakenings[0].Field != "policy" {
+			t.Errorf("delete = %+v, want no policy and one weakening (policy)", out)
+		}
+		wantError(t, e.call(t, "GET", "/api/v1/machines/web2/policy", e.admin, nil), http.StatusNotFound, d.NotFound, "")
+	})
+	t.Run("no policy of its own", func(t *testing.T) {
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "DELETE", "/api/v1/machines/web1/policy", e.admin, nil), http.StatusNotFound, d.NotFound, "")
+		e.wantUnchanged(t, before)
+	})
+}

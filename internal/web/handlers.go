@@ -116,6 +116,15 @@ func (s *Server) handlePolicyDisable(w http.ResponseWriter, r *http.Request, a d
 	return nil
 }
 
+func (s *Server) handlePolicyDelete(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	out, err := s.svc.PolicyDelete(r.Context(), a, r.PathValue("machine"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) handlePolicyList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
 	ps, err := s.svc.Policies(r.Context(), a)
 	if err != nil {
