@@ -10,9 +10,11 @@ import "time"
 //
 // Nil Approval, Justification and Limits keep the current settings (the
 // defaults for a new policy: automatic approval, optional justification,
-// no limits). Selector is used only by the selector-policy route.
+// no limits). Selector and Priority are used only by the selector-policy
+// route.
 type PolicyInput struct {
 	Selector      string             `json:"selector,omitempty"`
+	Priority      *int               `json:"priority,omitempty"` // selector policies: nil keeps the current value (0 for a new policy)
 	Enabled       *bool              `json:"enabled,omitempty"`
 	Rules         []RuleInput        `json:"rules,omitempty"`
 	Approval      *ApprovalInput     `json:"approval,omitempty"`

@@ -36,17 +36,24 @@ and printed as a WARNING, on standard error.
 With --idle-timeout, a grant that carries no traffic for that long (counted
 by the kernel, read by the agent every few seconds) is revoked with reason
 "idle"; --idle-timeout none turns it off. With --deny-any-source, new ports
-need --allow-source with specific prefixes.`,
+need --allow-source with specific prefixes.
+
+Precedence: a machine's own policy wins; among the selector policies that
+match it, the one with the higher --priority, then the one with more label
+terms. Two selector policies that can match the same machine with the same
+priority and as many terms are refused.`,
 		Example: `  drawbridge policy set web-1 --port 22/tcp --max-duration 3h
   drawbridge policy set db-1 --port 22 --port 5432/tcp --allow-source 203.0.113.0/24 --allow-source 2001:db8::/48
   drawbridge policy set web-1 --idle-timeout 15m            # every port keeps its other settings
   drawbridge policy set web-1 --quorum 2                    # on a manual policy: two approvals
   drawbridge policy set --selector env=prod --port 22 --allow-source 203.0.113.0/24 --approval manual --quorum 2 \
       --approver role:approver --justification pattern --justification-pattern '^INC-[0-9]+' \
-      --justification-hint "an incident ticket" --deny-any-source`,
+      --justification-hint "an incident ticket" --deny-any-source
+  drawbridge policy set --selector team=db --port 5432 --priority 10   # wins over env=prod where both match`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	setSel := set.Flags().String("selector", "", "label selector the policy covers instead of one machine, e.g. env=prod,team=db")
+	setPrio := set.Flags().Int("priority", 0, fmt.Sprintf("with --selector: precedence among the selector policies that match a machine, %d to %d, higher wins (a new policy: 0)", d.MinPriority, d.MaxPriority))
 	settings := addSettingsFlags(set)
 	rf := addRuleFlags(set)
 	sf := addClientFlags(set)
@@ -66,6 +73,12 @@ need --allow-source with specific prefixes.`,
 		in, err := setInput(cmd, base, rf, settings)
 		if err != nil {
 			return err
+		}
+		if cmd.Flags().Changed("priority") {
+			if *setSel == "" {
+				return fmt.Errorf("--priority needs --selector: a machine's own policy always wins")
+			}
+			in.Priority = setPrio
 		}
 		var p *d.PolicyChange
 		if *setSel != "" {
@@ -174,7 +187,7 @@ func printPolicy(e *env, cf *clientFlags, machine string, p *d.Policy) error {
 	}
 	fmt.Fprintf(e.stdout, "JIT policy of %s: %s (updated %s by %s)\n", machine, state, ts8601(p.UpdatedAt), p.UpdatedBy)
 	if p.Selector != "" {
-		fmt.Fprintf(e.stdout, "from the policy for selector %s (%s)\n", p.Selector, p.ID)
+		fmt.Fprintf(e.stdout, "from the policy for selector %s (%s, priority %d)\n", p.Selector, p.ID, p.Priority)
 	}
 	fmt.Fprintln(e.stdout, describeSettings(p))
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

@@ -270,3 +270,24 @@ func TestPolicyDeleteMachine(t *testing.T) {
 		t.Errorf("second delete: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// TestPolicySetSelectorPriority: --priority lets two one-term selectors on
+// different keys coexist, and a later policy set keeps it.
+func TestPolicySetSelectorPriority(t *testing.T) {
+	t.Parallel()
+	vars := policyServer(t, "db1")
+	runOK(t, vars, "label", "db1", "env=prod", "team=db")
+	runOK(t, vars, "policy", "set", "--selector", "env=prod", "--port", "22")
+	if code, _, stderr := cli(t, vars, nil, "policy", "set", "--selector", "team=db", "--port", "5432"); code == 0 || !strings.Contains(stderr, "priority") {
+		t.Errorf("same priority: exit %d, stderr %s", code, stderr)
+	}
+	runOK(t, vars, "policy", "set", "--selector", "team=db", "--port", "5432", "--priority", "10")
+	runOK(t, vars, "policy", "set", "--selector", "team=db", "--max-duration", "1h")
+	p := showPolicy(t, vars, "db1")
+	if p.Selector != "team=db" || p.Priority != 10 || p.Rules[0].Port != 5432 || p.Rules[0].MaxDuration != d.Duration(time.Hour) {
+		t.Errorf("db1 governed by %+v, want team=db at priority 10, 5432 for 1h", p)
+	}
+	if code, _, stderr := cli(t, vars, nil, "policy", "set", "db1", "--port", "22", "--priority", "3"); code == 0 || !strings.Contains(stderr, "--priority needs --selector") {
+		t.Errorf("--priority on a machine: exit %d, stderr %s", code, stderr)
+	}
+}

@@ -20,6 +20,9 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
 		return nil, forbidden(a, d.ActPoliciesWrite)
 	}
+	if in.Priority != nil {
+		return nil, d.FieldErrorf("priority", "priority applies only to selector policies (a machine's own policy always wins)")
+	}
 	rules, err := s.parseRules(in.Rules)
 	if err != nil {
 		return nil, err

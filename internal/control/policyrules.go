@@ -186,7 +186,7 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		var oldSettings *d.Settings
 		switch {
 		case old != nil:
-			p.ID, p.Enabled, p.Rules = old.ID, old.Enabled, old.Rules
+			p.ID, p.Enabled, p.Rules, p.Priority = old.ID, old.Enabled, old.Rules, old.Priority
 			st := old.Settings()
 			oldSettings = &st
 		case rules == nil:
@@ -198,6 +198,9 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if in.Enabled != nil {
 			p.Enabled = *in.Enabled
 		}
+		if in.Priority != nil {
+			p.Priority = *in.Priority
+		}
 		st, err := s.buildSettings(oldSettings, in)
 		if err != nil {
 			return err
@@ -206,7 +209,7 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if err := d.CheckLimitsAgainstRules(p.Limits, p.Rules); err != nil {
 			return err
 		}
-		if err := d.CheckSelectorConflict(sel, all, p.ID); err != nil {
+		if err := d.CheckSelectorConflict(sel, p.Priority, all, p.ID); err != nil {
 			return err
 		}
 		if err := tx.SelectorPolicyPut(p); err != nil {

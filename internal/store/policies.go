@@ -87,13 +87,13 @@ func (tx *Tx) Policies() ([]d.Policy, error) {
 	return collect("policies", rows, err, scanPolicy)
 }
 
-const selectorPolicyCols = `id, selector, enabled, rules, settings, updated_at, updated_by`
+const selectorPolicyCols = `id, selector, priority, enabled, rules, settings, updated_at, updated_by`
 
 func scanSelectorPolicy(s scanner) (d.Policy, error) {
 	var p d.Policy
 	var rules, settings string
 	var updated int64
-	if err := s.Scan(&p.ID, &p.Selector, &p.Enabled, &rules, &settings, &updated, &p.UpdatedBy); err != nil {
+	if err := s.Scan(&p.ID, &p.Selector, &p.Priority, &p.Enabled, &rules, &settings, &updated, &p.UpdatedBy); err != nil {
 		return p, err
 	}
 	if err := decodePolicy(&p, rules, settings); err != nil {
@@ -110,10 +110,10 @@ func (tx *Tx) SelectorPolicyPut(p *d.Policy) error {
 	if err != nil {
 		return fmt.Errorf("store: put selector policy: %w", err)
 	}
-	_, err = tx.exec(`INSERT INTO selector_policies (`+selectorPolicyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET selector = excluded.selector, enabled = excluded.enabled, rules = excluded.rules,
-			settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-		p.ID, p.Selector, p.Enabled, rules, settings, micros(p.UpdatedAt), p.UpdatedBy)
+	_, err = tx.exec(`INSERT INTO selector_policies (`+selectorPolicyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET selector = excluded.selector, priority = excluded.priority, enabled = excluded.enabled,
+			rules = excluded.rules, settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		p.ID, p.Selector, p.Priority, p.Enabled, rules, settings, micros(p.UpdatedAt), p.UpdatedBy)
 	return classify("put selector policy", err, fmt.Sprintf("a policy for selector %s already exists", p.Selector))
 }
 

@@ -220,3 +220,53 @@ func TestPolicyDelete(t *testing.T) {
 		e.wantUnchanged(t, before)
 	})
 }
+
+// TestSelectorPriority: two one-term selectors on different keys can both
+// match a machine; an explicit priority says which wins, and only equal
+// priority (and as many terms) is refused.
+func TestSelectorPriority(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enrollLabelled(t, "db1", map[string]string{"env": "prod", "team": "db"})
+	prio := func(n int) *int { return &n }
+	post := func(t *testing.T, in d.PolicyInput) d.PolicyChange {
+		t.Helper()
+		var c d.PolicyChange
+		decode(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, in), http.StatusOK, &c)
+		return c
+	}
+	governing := func(t *testing.T) d.Policy {
+		t.Helper()
+		var p d.Policy
+		decode(t, e.call(t, "GET", "/api/v1/machines/db1/policy", e.admin, nil), http.StatusOK, &p)
+		return p
+	}
+	post(t, d.PolicyInput{Selector: "env=prod", Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual}})
+
+	before := e.snapshot(t)
+	wantError(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, d.PolicyInput{Selector: "team=db", Rules: []d.RuleInput{{Port: 5432}}}), http.StatusBadRequest, d.Invalid, "selector")
+	wantError(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, d.PolicyInput{Selector: "team=db", Priority: prio(1001), Rules: []d.RuleInput{{Port: 5432}}}), http.StatusBadRequest, d.Invalid, "priority")
+	wantError(t, e.call(t, "PUT", "/api/v1/machines/db1/policy", e.admin, d.PolicyInput{Priority: prio(1), Rules: []d.RuleInput{{Port: 22}}}), http.StatusBadRequest, d.Invalid, "priority")
+	e.wantUnchanged(t, before)
+
+	c := post(t, d.PolicyInput{Selector: "team=db", Priority: prio(10), Rules: []d.RuleInput{{Port: 5432}}})
+	if c.Priority != 10 {
+		t.Errorf("priority = %d, want 10", c.Priority)
+	}
+	if p := governing(t); p.Selector != "team=db" {
+		t.Errorf("db1 governed by %q, want team=db (priority 10)", p.Selector)
+	}
+	if got := c.Weakenings; len(got) == 0 || got[0].Machine != "db1" {
+		t.Errorf("taking over from a manual policy: weakenings %+v, want db1's", got)
+	}
+
+	// Nil priority keeps it; lowering it hands db1 back.
+	c = post(t, d.PolicyInput{Selector: "team=db", Rules: []d.RuleInput{{Port: 5433}}})
+	if c.Priority != 10 {
+		t.Errorf("priority after a change without it = %d, want 10", c.Priority)
+	}
+	post(t, d.PolicyInput{Selector: "team=db", Priority: prio(-1)})
+	if p := governing(t); p.Selector != "env=prod" {
+		t.Errorf("db1 governed by %q, want env=prod (team=db at -1)", p.Selector)
+	}
+}
