@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -173,7 +174,15 @@ func printWeakenings(e *env, ws []d.Weakening) {
 	}
 	fmt.Fprintln(e.stderr, "WARNING: this change weakens the policy:")
 	for _, w := range ws {
-		fmt.Fprintf(e.stderr, "  - %s\n", w)
+		// Messages quote stored values (approver names): never send
+		// their control characters to the terminal.
+		line := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '\uFFFD'
+			}
+			return r
+		}, w.String())
+		fmt.Fprintf(e.stderr, "  - %s\n", line)
 	}
 }
 

@@ -279,8 +279,12 @@ func orMode(m d.ApprovalMode) d.ApprovalMode {
 func newPolicyListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List machine and label-selector policies", Args: cobra.NoArgs}
 	cf := addClientFlags(cmd)
-	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tID", func(p d.Policy) string {
-		return fmt.Sprintf("%s\t%v\t%s\t%s\t%s", p.Target(), p.Enabled, rulesSummary(&p), orMode(p.Approval.Mode), orDash(p.ID))
+	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tPRIORITY\tID", func(p d.Policy) string {
+		prio := "-" // a machine's own policy wins over every selector policy
+		if p.Selector != "" {
+			prio = fmt.Sprint(p.Priority)
+		}
+		return fmt.Sprintf("%s\t%v\t%s\t%s\t%s\t%s", p.Target(), p.Enabled, rulesSummary(&p), orMode(p.Approval.Mode), prio, orDash(p.ID))
 	})
 	return cmd
 }
