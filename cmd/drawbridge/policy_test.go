@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,8 +175,9 @@ func jsonEqual(t *testing.T, a, b any) bool {
 	return string(ja) == string(jb)
 }
 
-// TestReadmePolicyExample runs the selector policy example of the README's
-// "Access control and approvals" section, as written, against a server.
+// TestReadmePolicyExample runs the policy commands of the README's "Access
+// control and approvals" section, as written and in order, against a server
+// with the machine web-1 the section labels.
 func TestReadmePolicyExample(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -188,25 +190,43 @@ func TestReadmePolicyExample(t *testing.T) {
 		t.Fatal("README has no section \"Access control and approvals\"")
 	}
 	section = section[i:]
-	j := strings.Index(section, "drawbridge policy set --selector")
-	if j < 0 {
-		t.Fatal("the section has no `drawbridge policy set --selector` example")
+	start := strings.Index(section, "```sh\n")
+	end := strings.Index(section[start+6:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("the section has no sh code block")
 	}
+	section = section[start+6 : start+6+end]
+	var cmds [][]string
 	var line strings.Builder
-	for _, l := range strings.Split(section[j:], "\n") {
+	for _, l := range strings.Split(section, "\n") {
 		l = strings.TrimSpace(l)
 		if rest, ok := strings.CutSuffix(l, `\`); ok {
 			line.WriteString(rest + " ")
 			continue
 		}
 		line.WriteString(l)
-		break
+		words := shellWords(t, line.String())
+		line.Reset()
+		if len(words) > 2 && words[0] == "drawbridge" && (words[1] == "policy" || words[1] == "label") {
+			cmds = append(cmds, words[1:])
+		}
 	}
-	args := shellWords(t, line.String())[1:] // without "drawbridge"
-	vars := policyServer(t)
-	stdout, stderr := runOK(t, vars, args...)
-	if !strings.Contains(stdout, "approval: manual") || !strings.Contains(stdout, "no any-source access") {
-		t.Errorf("policy set printed:\n%s%s", stdout, stderr)
+	if len(cmds) < 4 {
+		t.Fatalf("found only %d policy commands in the section: %q", len(cmds), cmds)
+	}
+	vars := policyServer(t, "web-1")
+	for _, args := range cmds {
+		if args[0] == "policy" && args[1] == "delete" {
+			runOK(t, vars, "policy", "set", args[2], "--port", "22") // what it deletes
+		}
+		stdout, stderr := runOK(t, vars, args...)
+		if args[0] == "policy" && args[1] == "set" && slices.Contains(args, "--deny-any-source") &&
+			(!strings.Contains(stdout, "approval: manual") || !strings.Contains(stdout, "no any-source access")) {
+			t.Errorf("drawbridge %s printed:\n%s%s", strings.Join(args, " "), stdout, stderr)
+		}
+		if slices.Contains(args, "--quorum") && slices.Contains(args, "1") && !strings.Contains(stderr, "WARNING") {
+			t.Errorf("drawbridge %s: no WARNING though the README says so:\n%s", strings.Join(args, " "), stderr)
+		}
 	}
 }
 
@@ -226,6 +246,12 @@ func shellWords(t *testing.T, s string) []string {
 			cur.WriteRune(r)
 		case r == '\'' || r == '"':
 			quote, in = r, true
+		case r == '#' && !in:
+			quote = 0
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+			}
+			return out // a comment
 		case r == ' ' || r == '\t':
 			if in {
 				out = append(out, cur.String())
