@@ -260,7 +260,8 @@ func machineWeakenings(ms []d.Machine, before, after []*d.Policy, id string) []d
 
 // SelectorPolicyDelete removes a selector policy; machines it governed fall
 // back to the next matching policy (or none), and their uncovered grants are
-// revoked. Needs policies/write everywhere.
+// revoked. The audit event records how each machine's governing policy
+// weakened. Needs policies/write everywhere.
 func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string) error {
 	if err := s.require(a, d.ActPoliciesWrite); err != nil {
 		return err
@@ -271,13 +272,24 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 	var topics []string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
+		ms, before, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
 		if err := tx.SelectorPolicyDelete(id); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", nil); err != nil {
+		_, after, err := machinesWithPolicies(tx)
+		if err != nil {
 			return err
 		}
-		var err error
+		var details map[string]any
+		if weak := machineWeakenings(ms, before, after, ""); len(weak) > 0 {
+			details = map[string]any{"weakenings": weak}
+		}
+		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", details); err != nil {
+			return err
+		}
 		topics, err = s.reapplyAll(tx, now, a)
 		return err
 	})

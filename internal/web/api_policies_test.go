@@ -241,7 +241,7 @@ func TestSelectorPriority(t *testing.T) {
 		decode(t, e.call(t, "GET", "/api/v1/machines/db1/policy", e.admin, nil), http.StatusOK, &p)
 		return p
 	}
-	post(t, d.PolicyInput{Selector: "env=prod", Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual}})
+	prod := post(t, d.PolicyInput{Selector: "env=prod", Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual}})
 
 	before := e.snapshot(t)
 	wantError(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, d.PolicyInput{Selector: "team=db", Rules: []d.RuleInput{{Port: 5432}}}), http.StatusBadRequest, d.Invalid, "selector")
@@ -268,5 +268,13 @@ func TestSelectorPriority(t *testing.T) {
 	post(t, d.PolicyInput{Selector: "team=db", Priority: prio(-1)})
 	if p := governing(t); p.Selector != "env=prod" {
 		t.Errorf("db1 governed by %q, want env=prod (team=db at -1)", p.Selector)
+	}
+
+	// Deleting env=prod hands db1 to the automatic team=db: audited as a weakening.
+	last := e.lastEventID(t)
+	decode(t, e.call(t, "DELETE", "/api/v1/selector-policies/"+prod.ID, e.admin, nil), http.StatusNoContent, nil)
+	evs := e.events(t, last)
+	if len(evs) == 0 || evs[0].Action != d.EvPolicyDeleted || !strings.Contains(evs[0].Details, "db1") || !strings.Contains(evs[0].Details, "approval.mode") {
+		t.Errorf("events after the delete: %+v", evs)
 	}
 }
