@@ -117,6 +117,9 @@ func setInput(cmd *cobra.Command, base *d.Policy, rf *ruleFlags, sf *settingsFla
 	default:
 		return in, fmt.Errorf("give at least one --port, e.g. --port 22/tcp")
 	}
+	if ch("allow-source") && len(rf.sources) == 0 {
+		return in, fmt.Errorf("--allow-source: give a CIDR, an IP address, or * for any source")
+	}
 	for i := range rules {
 		if ch("allow-source") {
 			rules[i].AllowedSources = rf.sources

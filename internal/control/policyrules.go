@@ -47,6 +47,11 @@ func (s *Service) parseRules(in []d.RuleInput) ([]d.PortRule, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.AllowedSources != nil && len(r.AllowedSources) == 0 {
+			// Only an absent list means "*": an empty one is a mistake,
+			// not a silent "any source".
+			return nil, d.FieldErrorf(fmt.Sprintf("rules[%d].allowed_sources", i), "give at least one source, or leave the field out for any source (*)")
+		}
 		raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md, IdleTimeout: idle}
 	}
 	return d.NormalizeRules(raw, s.cfg.ServerCap)

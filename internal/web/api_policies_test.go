@@ -42,6 +42,12 @@ func TestPolicyExplicitDurations(t *testing.T) {
 			e.wantUnchanged(t, before)
 		})
 	}
+	t.Run("an empty source list is not any source", func(t *testing.T) {
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "PUT", "/api/v1/machines/web1/policy", e.admin, `{"rules":[{"port":22,"allowed_sources":[]}]}`), http.StatusBadRequest, d.Invalid, "rules[0].allowed_sources")
+		wantError(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, `{"selector":"env=prod","rules":[{"port":22,"allowed_sources":[]}]}`), http.StatusBadRequest, d.Invalid, "rules[0].allowed_sources")
+		e.wantUnchanged(t, before)
+	})
 	t.Run("absent fields take the defaults", func(t *testing.T) {
 		p := e.setPolicy(t, "web1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: manual("")})
 		if r := p.Rules[0]; r.MaxDuration != d.Duration(d.DefaultMaxDuration) || r.IdleTimeout != 0 {
