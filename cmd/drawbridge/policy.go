@@ -12,7 +12,7 @@ import (
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable or disable a machine's JIT policy"}
+	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable, disable or delete a machine's (or a label selector's) JIT policy"}
 
 	set := &cobra.Command{
 		Use:   "set MACHINE | set --selector KEY=VALUE[,…]",
@@ -98,7 +98,12 @@ priority and as many terms are refused.`,
 		return printPolicy(e, sf, target, &p.Policy)
 	}
 
-	show := &cobra.Command{Use: "show MACHINE", Short: "Show the JIT policy that governs a machine (its own or a selector policy)", Args: cobra.ExactArgs(1)}
+	show := &cobra.Command{
+		Use:     "show MACHINE",
+		Short:   "Show the JIT policy that governs a machine (its own or a selector policy)",
+		Example: "  drawbridge policy show web-1\n  drawbridge policy show web-1 -o json",
+		Args:    cobra.ExactArgs(1),
+	}
 	shf := addClientFlags(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := shf.client()
@@ -113,9 +118,10 @@ priority and as many terms are refused.`,
 	}
 
 	enable := &cobra.Command{
-		Use:   "enable MACHINE",
-		Short: "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "enable MACHINE",
+		Short:   "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
+		Example: "  drawbridge policy enable web-1",
+		Args:    cobra.ExactArgs(1),
 	}
 	ef := addClientFlags(enable)
 	enable.RunE = func(cmd *cobra.Command, args []string) error {
@@ -132,9 +138,10 @@ priority and as many terms are refused.`,
 	}
 
 	disable := &cobra.Command{
-		Use:   "disable MACHINE",
-		Short: "Disable JIT: remove the deny rules and revoke the machine's grants",
-		Args:  cobra.ExactArgs(1),
+		Use:     "disable MACHINE",
+		Short:   "Disable JIT: remove the deny rules and revoke the machine's grants (the policy is kept, switched off)",
+		Example: "  drawbridge policy disable web-1\n  drawbridge policy enable web-1     # back on, with the same rules",
+		Args:    cobra.ExactArgs(1),
 	}
 	df := addClientFlags(disable)
 	disable.RunE = func(cmd *cobra.Command, args []string) error {

@@ -280,7 +280,12 @@ func orMode(m d.ApprovalMode) d.ApprovalMode {
 }
 
 func newPolicyListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List machine and label-selector policies", Args: cobra.NoArgs}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List machine and label-selector policies",
+		Example: "  drawbridge policy list\n  drawbridge policy list -o json",
+		Args:    cobra.NoArgs,
+	}
 	cf := addClientFlags(cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tPRIORITY\tID", func(p d.Policy) string {
 		prio := "-" // a machine's own policy wins over every selector policy

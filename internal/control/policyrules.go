@@ -59,8 +59,8 @@ func (s *Service) parseRules(in []d.RuleInput) ([]d.PortRule, error) {
 
 // givenDuration parses an optional policy duration. Only an absent field
 // ("") means the default (returned as 0); a given one must be at least
-// d.MinDuration (msg says so), so that "0s" or "PT0.0001S" is an error naming the field
-// rather than a silent default or "off".
+// d.MinDuration (msg says so), so that "0s" or "PT0.0001S" is an error
+// naming the field rather than a silent default or "off".
 func givenDuration(s, field, msg string) (d.Duration, error) {
 	v, err := optionalDuration(s, field)
 	if err != nil {
@@ -246,19 +246,32 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	return out, nil
 }
 
+// maxMachineWeakenings bounds the per-machine weakenings one selector
+// policy change reports (and writes into its audit event) on a large fleet.
+const maxMachineWeakenings = 100
+
 // machineWeakenings lists, per machine, how its governing policy weakened
 // from before to after, leaving out machines that policy id governs both
-// times (the policy's own weakenings say it once for all of them).
+// times (the policy's own weakenings say it once for all of them). Past
+// maxMachineWeakenings, one last entry counts the rest.
 func machineWeakenings(ms []d.Machine, before, after []*d.Policy, id string) []d.Weakening {
 	var out []d.Weakening
+	more := 0
 	for i := range ms {
 		if before[i] != nil && after[i] != nil && before[i].ID == id && after[i].ID == id {
 			continue
 		}
 		for _, w := range d.Weakenings(before[i], after[i]) {
+			if len(out) == maxMachineWeakenings {
+				more++
+				continue
+			}
 			w.Machine = ms[i].Name
 			out = append(out, w)
 		}
+	}
+	if more > 0 {
+		out = append(out, d.Weakening{Field: "machines", Message: fmt.Sprintf("and %d more weakening(s) on other machines", more)})
 	}
 	return out
 }
