@@ -34,8 +34,8 @@ type PolicyChange struct {
 
 // Weakenings lists the ways policy after is weaker than policy before:
 // JIT disabled or the policy removed (after nil), a port no longer
-// protected, wider allowed sources, a longer maximum, idle close off or
-// later, approval off, fewer approval levels or a smaller quorum, more
+// protected, wider allowed sources or a longer maximum (on a port, or on a
+// new port compared with every port before), idle close off or later, approval off, fewer approval levels or a smaller quorum, more
 // eligible approvers, extensions without approval, a weaker justification
 // rule, and limits removed or raised. before nil (no policy) weakens
 // nothing. Both policies must be normalised. The function is pure.
@@ -63,12 +63,29 @@ func Weakenings(before, after *Policy) []Weakening {
 			}
 		}
 	}
+	// What the policy admitted before on any port: a new port (say 2222
+	// replacing 22) that admits more sources or longer access widens what
+	// the policy grants, though the port itself was not protected before.
+	var anyOld PortRule
+	for _, r := range before.Rules {
+		anyOld.AllowedSources = append(anyOld.AllowedSources, r.AllowedSources...)
+		anyOld.MaxDuration = max(anyOld.MaxDuration, r.MaxDuration)
+	}
 	for i, r := range after.Rules {
 		field := fmt.Sprintf("rules[%d]", i)
 		for _, proto := range r.Protocol.Expand() {
 			old, ok := before.Rule(r.Port, proto)
 			if !ok {
-				continue // a newly protected port weakens nothing
+				if len(before.Rules) == 0 {
+					break
+				}
+				if !sourcesWithin(r.AllowedSources, anyOld.AllowedSources) {
+					add(field+".allowed_sources", "new port %d/%s admits sources no port admitted before: %s (before: %s)", r.Port, r.Protocol, strings.Join(r.AllowedSources, ","), strings.Join(anyOld.AllowedSources, ","))
+				}
+				if r.MaxDuration > anyOld.MaxDuration {
+					add(field+".max_duration", "new port %d/%s allows longer access than any port before: %s (before: at most %s)", r.Port, r.Protocol, r.MaxDuration, anyOld.MaxDuration)
+				}
+				break
 			}
 			if !sourcesWithin(r.AllowedSources, old.AllowedSources) {
 				add(field+".allowed_sources", "port %d/%s admits wider sources: %s (was %s)", r.Port, proto, strings.Join(r.AllowedSources, ","), strings.Join(old.AllowedSources, ","))

@@ -38,7 +38,7 @@ func TestWeakenings(t *testing.T) {
 			p.Rules[0].AllowedSources = []string{"203.0.113.7/32"}
 			p.Rules[0].MaxDuration = d.Duration(time.Minute)
 			p.Rules[0].IdleTimeout = d.Duration(time.Minute)
-			p.Rules = append(p.Rules, d.PortRule{Port: 443, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: d.Duration(8 * time.Hour)})
+			p.Rules = append(p.Rules, d.PortRule{Port: 443, Protocol: d.TCP, AllowedSources: []string{"10.1.2.0/24"}, MaxDuration: hour})
 			p.Approval.Levels[0].Quorum = 3
 			p.Approval.Levels[0].Approvers = nil
 			p.Approval.Levels[0].Approvers = []string{"role:approver"}
@@ -47,10 +47,22 @@ func TestWeakenings(t *testing.T) {
 		}, nil},
 		{"removed", base(), func(*d.Policy) *d.Policy { return nil }, []string{"policy"}},
 		{"disabled", base(), func(p *d.Policy) *d.Policy { p.Enabled = false; return p }, []string{"enabled"}},
-		{"port replaced", base(), func(p *d.Policy) *d.Policy {
+		{"port replaced, same settings", base(), func(p *d.Policy) *d.Policy {
 			p.Rules[0].Port = 2222
 			return p
 		}, []string{"rules"}},
+		{"port replaced by one with the defaults", base(), func(p *d.Policy) *d.Policy {
+			p.Rules[0] = d.PortRule{Port: 2222, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: d.Duration(3 * time.Hour)}
+			return p
+		}, []string{"rules", "rules[0].allowed_sources", "rules[0].max_duration"}},
+		{"new port inside what other ports admitted", base(), func(p *d.Policy) *d.Policy {
+			p.Rules = append(p.Rules, d.PortRule{Port: 8080, Protocol: d.TCP, AllowedSources: []string{"203.0.113.7/32", "10.1.2.0/24"}, MaxDuration: hour})
+			return p
+		}, nil},
+		{"new port on a policy with no ports before", &d.Policy{}, func(p *d.Policy) *d.Policy {
+			p.Rules = []d.PortRule{{Port: 22, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: hour}}
+			return p
+		}, nil},
 		{"protocol narrowed from any", &d.Policy{Enabled: true, Rules: []d.PortRule{{Port: 53, Protocol: d.Any, AllowedSources: []string{"*"}, MaxDuration: hour}}},
 			func(p *d.Policy) *d.Policy { p.Rules[0].Protocol = d.UDP; return p }, []string{"rules"}},
 		{"wider sources", base(), func(p *d.Policy) *d.Policy {

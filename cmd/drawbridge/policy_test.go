@@ -120,10 +120,10 @@ func TestPolicySetKeepsWhatIsNotGiven(t *testing.T) {
 			func(p *d.Policy) { p.Approval.Levels[0].Quorum = 3 }, nil},
 		{"extensions alone keep manual approval", []string{"--extensions", "auto"},
 			func(p *d.Policy) { p.Approval.Extensions = d.ApprovalAuto }, []string{"approval.extensions"}},
-		{"a new port keeps the listed old port's settings", []string{"--port", "2222/tcp", "--port", "2223/tcp", "--allow-source", "203.0.113.0/24"},
+		{"a listed port keeps its settings, a new one starts from the defaults", []string{"--port", "2222/tcp", "--port", "2223/tcp", "--allow-source", "203.0.113.0/24"},
 			func(p *d.Policy) {
 				p.Rules = append(p.Rules, d.PortRule{Port: 2223, Protocol: d.TCP, AllowedSources: []string{"203.0.113.0/24"}, MaxDuration: d.Duration(3 * time.Hour)})
-			}, nil},
+			}, []string{"rules[1].max_duration", "new port 2223/tcp allows longer access"}},
 		{"a smaller quorum warns", []string{"--quorum", "1"},
 			func(p *d.Policy) { p.Approval.Levels[0].Quorum = 1 }, []string{"WARNING: this change weakens the policy", "approval.levels[0].quorum"}},
 		{"idle close off warns", []string{"--idle-timeout", "none"},
