@@ -10,9 +10,11 @@ import "time"
 //
 // Nil Approval, Justification and Limits keep the current settings (the
 // defaults for a new policy: automatic approval, optional justification,
-// no limits). Selector is used only by the selector-policy route.
+// no limits). Selector and Priority are used only by the selector-policy
+// route.
 type PolicyInput struct {
 	Selector      string             `json:"selector,omitempty"`
+	Priority      *int               `json:"priority,omitempty"` // selector policies: nil keeps the current value (0 for a new policy)
 	Enabled       *bool              `json:"enabled,omitempty"`
 	Rules         []RuleInput        `json:"rules,omitempty"`
 	Approval      *ApprovalInput     `json:"approval,omitempty"`
@@ -20,11 +22,19 @@ type PolicyInput struct {
 	Limits        *Limits            `json:"limits,omitempty"`
 }
 
+// PolicyDeletion is what deleting a machine's own policy leaves: the policy
+// that now governs the machine (a matching selector policy, or none) and the
+// ways it is weaker than the deleted one.
+type PolicyDeletion struct {
+	Policy     *Policy     `json:"policy"`
+	Weakenings []Weakening `json:"weakenings,omitempty"`
+}
+
 // ApprovalInput is an approval rule as the API receives it.
 type ApprovalInput struct {
 	Mode       ApprovalMode    `json:"mode"`
 	Levels     []ApprovalLevel `json:"levels,omitempty"`
-	PendingTTL string          `json:"pending_ttl,omitempty"` // default 1h
+	PendingTTL string          `json:"pending_ttl,omitempty"` // absent: 1h; given: from 1m
 	Extensions ApprovalMode    `json:"extensions,omitempty"`  // default manual
 }
 
@@ -39,7 +49,9 @@ type ExtendInput struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// RuleInput is a port rule as the API receives it.
+// RuleInput is a port rule as the API receives it. Only an absent field
+// takes its default; a given duration must be at least 1s (so "0s" is an
+// error, not the default or "off").
 type RuleInput struct {
 	Port           uint16   `json:"port"`
 	Protocol       Protocol `json:"protocol,omitempty"`        // default tcp

@@ -313,7 +313,7 @@ func (r JustificationRule) Check(s string) error {
 // Limits are a policy's guardrails on requests.
 type Limits struct {
 	MaxActivePerUser int  `json:"max_active_per_user,omitempty"` // open grants one requester may hold on the machine; 0: no limit
-	DenyAnySource    bool `json:"deny_any_source,omitempty"`     // refuse "*" in allowed sources and wide request sources (shorter than /16 or /48)
+	DenyAnySource    bool `json:"deny_any_source,omitempty"`     // refuse "*" in allowed sources, and sources that together cover more than a /16 or a /48 (WideSources)
 }
 
 // NormalizeLimits validates limits.

@@ -3,6 +3,7 @@ package drawbridge
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -48,6 +49,12 @@ const (
 	NotConfigured MachineStatus = "not_configured" // can support JIT, no policy
 	Unsupported   MachineStatus = "unsupported"    // cannot: see the reason
 )
+
+// MachineStatuses lists every machine status, in the order people read them.
+var MachineStatuses = []MachineStatus{Configured, NotConfigured, Unsupported}
+
+// Valid reports whether s is a known machine status.
+func (s MachineStatus) Valid() bool { return slices.Contains(MachineStatuses, s) }
 
 // Status classifies m given its policy (nil for none) at now. An agent not
 // seen for longer than offlineAfter is Unsupported with that reason.

@@ -22,12 +22,14 @@ type PortRule struct {
 //
 // A policy targets one machine (MachineID) or every machine whose labels
 // match Selector. A machine's own policy wins over selector policies; among
-// selector policies the one with more terms wins, and two overlapping
-// selectors with as many terms are refused when written.
+// selector policies the one with the higher Priority wins, then the one with
+// more terms; two selectors that can overlap with the same priority and as
+// many terms are refused when written.
 type Policy struct {
 	ID            string            `json:"id,omitempty"` // selector policies: "pol_…"
 	MachineID     MachineID         `json:"machine_id,omitempty"`
 	Selector      string            `json:"selector,omitempty"` // canonical label selector
+	Priority      int               `json:"priority,omitempty"` // selector policies: higher wins (MinPriority to MaxPriority)
 	Enabled       bool              `json:"enabled"`
 	Rules         []PortRule        `json:"rules"`
 	Approval      ApprovalRule      `json:"approval"`
@@ -36,6 +38,12 @@ type Policy struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	UpdatedBy     string            `json:"updated_by"`
 }
+
+// The range of selector policy priorities; 0 is the default.
+const (
+	MinPriority = -1000
+	MaxPriority = 1000
+)
 
 // PolicyPrefix prefixes selector policy IDs.
 const PolicyPrefix = "pol_"
@@ -67,8 +75,8 @@ func (p *Policy) Target() string {
 
 // EffectivePolicy returns the policy that governs m: its own policy if it
 // has one (enabled or not: an explicit per-machine decision), else the
-// matching selector policy with the most terms, else nil. The result is a
-// copy with MachineID set to m.
+// matching selector policy with the highest priority and, among those, the
+// most terms, else nil. The result is a copy with MachineID set to m.
 func EffectivePolicy(m *Machine, own *Policy, selectors []Policy) *Policy {
 	if own != nil {
 		c := *own
@@ -81,7 +89,7 @@ func EffectivePolicy(m *Machine, own *Policy, selectors []Policy) *Policy {
 		if err != nil || !sel.Matches(m.Labels) {
 			continue
 		}
-		if len(sel) > bestTerms || len(sel) == bestTerms && best != nil && selectors[i].Selector < best.Selector {
+		if best == nil || precedes(selectors[i].Priority, len(sel), selectors[i].Selector, best.Priority, bestTerms, best.Selector) {
 			best, bestTerms = &selectors[i], len(sel)
 		}
 	}
@@ -93,9 +101,27 @@ func EffectivePolicy(m *Machine, own *Policy, selectors []Policy) *Policy {
 	return &c
 }
 
-// CheckSelectorConflict refuses a selector policy that overlaps another
-// with the same number of terms: neither would be more specific.
-func CheckSelectorConflict(sel Selector, others []Policy, selfID string) error {
+// precedes reports whether a selector policy (priority, number of terms,
+// selector) takes precedence over another: higher priority, then more
+// terms, then (for a stable answer; written policies never tie so far) the
+// smaller selector.
+func precedes(prio, terms int, sel string, bestPrio, bestTerms int, bestSel string) bool {
+	if prio != bestPrio {
+		return prio > bestPrio
+	}
+	if terms != bestTerms {
+		return terms > bestTerms
+	}
+	return sel < bestSel
+}
+
+// CheckSelectorConflict refuses a selector policy that could match the same
+// machine as another with the same priority and as many terms: neither
+// would take precedence. It also checks the priority's range.
+func CheckSelectorConflict(sel Selector, priority int, others []Policy, selfID string) error {
+	if priority < MinPriority || priority > MaxPriority {
+		return FieldErrorf("priority", "priority must be from %d to %d", MinPriority, MaxPriority)
+	}
 	for _, o := range others {
 		if o.ID == selfID {
 			continue
@@ -104,35 +130,39 @@ func CheckSelectorConflict(sel Selector, others []Policy, selfID string) error {
 		if err != nil {
 			continue
 		}
-		if len(os) == len(sel) && os.Overlaps(sel) {
-			return FieldErrorf("selector", "selector %s overlaps the policy for %s with as many terms; make one more specific (add a label term) so precedence is clear", sel, o.Selector)
+		if o.Priority == priority && len(os) == len(sel) && os.Overlaps(sel) {
+			return FieldErrorf("selector", "selector %s can match the same machines as the policy for %s, with the same priority (%d) and as many terms; give one a different priority (higher wins) or more terms", sel, o.Selector, priority)
 		}
 	}
 	return nil
 }
 
-// CheckLimitsAgainstRules refuses "*" sources when the limits deny them.
+// CheckLimitsAgainstRules refuses, when the limits deny any-source access,
+// "*" in allowed sources and allowed sources that together (over every rule
+// of the policy) cover more than WideSources allows. The error names the
+// first rule at which the sources become too wide.
 func CheckLimitsAgainstRules(l Limits, rules []PortRule) error {
 	if !l.DenyAnySource {
 		return nil
 	}
+	var all []netip.Prefix
 	for i, r := range rules {
+		field := fmt.Sprintf("rules[%d].allowed_sources", i)
 		for _, s := range r.AllowedSources {
-			if s == AnySource || s == "0.0.0.0/0" || s == "::/0" {
-				return FieldErrorf(fmt.Sprintf("rules[%d].allowed_sources", i), "this policy denies any-source access (limits.deny_any_source); list specific prefixes")
+			if s == AnySource {
+				return FieldErrorf(field, "this policy denies any-source access (limits.deny_any_source); list specific prefixes")
 			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return FieldErrorf(field, "invalid allowed source %q", s)
+			}
+			all = append(all, p)
+		}
+		if wide, why := WideSources(all); wide {
+			return FieldErrorf(field, "this policy denies any-source access (limits.deny_any_source), and over all its rules %s; list narrower prefixes", why)
 		}
 	}
 	return nil
-}
-
-// WideSource reports whether a request source is wider than /16 (IPv4) or
-// /48 (IPv6), which limits.deny_any_source refuses.
-func WideSource(p netip.Prefix) bool {
-	if p.Addr().Is4() {
-		return p.Bits() < 16
-	}
-	return p.Bits() < 48
 }
 
 // Defaults follow Azure's: SSH on Linux, RDP on Windows, three hours, any source.

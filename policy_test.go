@@ -364,3 +364,83 @@ func FuzzNormalizeRules(f *testing.F) {
 		}
 	})
 }
+
+func TestEffectivePolicyPrecedence(t *testing.T) {
+	sel := func(s string, prio int) d.Policy {
+		return d.Policy{ID: "pol_" + s, Selector: s, Priority: prio, Enabled: true}
+	}
+	m := &d.Machine{ID: "mch_1", Labels: map[string]string{"env": "prod", "team": "db"}}
+	own := &d.Policy{MachineID: "mch_1"}
+	tests := []struct {
+		name      string
+		own       *d.Policy
+		selectors []d.Policy
+		want      string // selector of the winner; "own" or "" for none
+	}{
+		{"none", nil, nil, ""},
+		{"no match", nil, []d.Policy{sel("env=dev", 0)}, ""},
+		{"own wins over any priority", own, []d.Policy{sel("env=prod", 1000)}, "own"},
+		{"more terms at equal priority", nil, []d.Policy{sel("env=prod", 0), sel("env=prod,team=db", 0)}, "env=prod,team=db"},
+		{"higher priority over more terms", nil, []d.Policy{sel("env=prod", 5), sel("env=prod,team=db", 0)}, "env=prod"},
+		{"one-term selectors on different keys by priority", nil, []d.Policy{sel("env=prod", 1), sel("team=db", 2)}, "team=db"},
+		{"negative priority loses", nil, []d.Policy{sel("env=prod", -1), sel("team=db", 0)}, "team=db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := d.EffectivePolicy(m, tt.own, tt.selectors)
+			got := ""
+			switch {
+			case p == nil:
+			case p.Selector == "":
+				got = "own"
+			default:
+				got = p.Selector
+			}
+			if got != tt.want {
+				t.Errorf("EffectivePolicy = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckSelectorConflict(t *testing.T) {
+	others := []d.Policy{
+		{ID: "pol_a", Selector: "env=prod", Priority: 0},
+		{ID: "pol_b", Selector: "env=prod,team=db", Priority: 5},
+	}
+	tests := []struct {
+		name     string
+		selector string
+		priority int
+		selfID   string
+		field    string // "" for no error
+	}{
+		{"different key, same priority, can overlap", "team=db", 0, "", "selector"},
+		{"different key, other priority", "team=db", 1, "", ""},
+		{"same key, other value: cannot overlap", "env=dev", 0, "", ""},
+		{"two terms, same priority as a two-term policy", "env=prod,team=web", 5, "", ""}, // team=web and team=db never overlap
+		{"two terms overlapping a two-term policy at its priority", "env=prod,region=eu", 5, "", "selector"},
+		{"two terms overlapping a two-term policy at another priority", "env=prod,region=eu", 0, "", ""},
+		{"itself", "env=prod", 0, "pol_a", ""},
+		{"priority too high", "env=dev", d.MaxPriority + 1, "", "priority"},
+		{"priority too low", "env=dev", d.MinPriority - 1, "", "priority"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sel, err := d.ParseSelector(tt.selector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = d.CheckSelectorConflict(sel, tt.priority, others, tt.selfID)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("CheckSelectorConflict: %v", err)
+				}
+				return
+			}
+			if e := d.AsError(err); e == nil || e.Kind != d.Invalid || e.Field != tt.field {
+				t.Fatalf("CheckSelectorConflict = %v, want Invalid on %s", err, tt.field)
+			}
+		})
+	}
+}

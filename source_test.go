@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -142,4 +143,98 @@ func FuzzParseSource(f *testing.F) {
 			t.Fatalf("ParseAllowedSource(%q) = %q, %v; want %q", s, allowed, err, p.String())
 		}
 	})
+}
+
+func TestWideSources(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want bool
+	}{
+		{"nothing", nil, false},
+		{"one address", []string{"198.51.100.7/32"}, false},
+		{"a /16", []string{"10.1.0.0/16"}, false},
+		{"a /15", []string{"10.0.0.0/15"}, true},
+		{"two /17 halves of a /16", []string{"10.1.0.0/17", "10.1.128.0/17"}, false},
+		{"two /16s", []string{"10.1.0.0/16", "10.2.0.0/16"}, true},
+		{"a /16 and an address inside it", []string{"10.1.0.0/16", "10.1.2.3/32"}, false},
+		{"a /16 twice", []string{"10.1.0.0/16", "10.1.0.0/16"}, false},
+		{"a /16 and an address outside it", []string{"10.1.0.0/16", "10.2.0.1/32"}, true},
+		{"bypass: two IPv4 halves", []string{"0.0.0.0/1", "128.0.0.0/1"}, true},
+		{"all of IPv4", []string{"0.0.0.0/0"}, true},
+		{"a /48", []string{"2001:db8::/48"}, false},
+		{"a /47", []string{"2001:db8::/47"}, true},
+		{"two /48s", []string{"2001:db8::/48", "2001:db8:1::/48"}, true},
+		{"a /48 and a /16 (separate families)", []string{"2001:db8::/48", "10.1.0.0/16"}, false},
+		{"bypass: ::/1", []string{"::/1"}, true},
+		{"bypass: NAT64 well-known /96", []string{"64:ff9b::/96"}, true},
+		{"NAT64 /112 is a /16 of IPv4", []string{"64:ff9b::a01:0/112"}, false},
+		{"NAT64 /111 is a /15 of IPv4", []string{"64:ff9b::a00:0/111"}, true},
+		{"NAT64 /112 and the IPv4 /16 it reaches count once", []string{"64:ff9b::a01:0/112", "10.1.0.0/16"}, false},
+		{"NAT64 /112 and another IPv4 /16", []string{"64:ff9b::a01:0/112", "10.2.0.0/16"}, true},
+		{"NAT64 local-use /48", []string{"64:ff9b:1::/48"}, true},
+		{"NAT64 local-use /64", []string{"64:ff9b:1::/64"}, true},
+		{"NAT64 local-use host", []string{"64:ff9b:1::a01:203/128"}, false},
+		{"bypass: IPv4-compatible ::/96", []string{"::/96"}, true},
+		{"IPv4-mapped /96", []string{"::ffff:0:0/96"}, true},
+		{"IPv4-mapped /112", []string{"::ffff:a01:0/112"}, false},
+		{"a /64 that contains ::/96", []string{"::/64"}, true},
+		{"NAT64 /96 inside a wider IPv6 prefix", []string{"64:ff9b::/32"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ps []netip.Prefix
+			for _, s := range tt.in {
+				ps = append(ps, netip.MustParsePrefix(s))
+			}
+			got, why := d.WideSources(ps)
+			if got != tt.want {
+				t.Errorf("WideSources(%v) = %v (%q), want %v", tt.in, got, why, tt.want)
+			}
+			if got && why == "" {
+				t.Errorf("WideSources(%v): no reason given", tt.in)
+			}
+		})
+	}
+}
+
+func TestCheckLimitsAgainstRules(t *testing.T) {
+	deny := d.Limits{DenyAnySource: true}
+	rules := func(srcs ...[]string) []d.PortRule {
+		var out []d.PortRule
+		for i, s := range srcs {
+			out = append(out, d.PortRule{Port: uint16(22 + i), Protocol: d.TCP, AllowedSources: s, MaxDuration: d.Duration(time.Hour)})
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		limits    d.Limits
+		rules     []d.PortRule
+		wantField string // "" for no error
+	}{
+		{"any source allowed without the limit", d.Limits{}, rules([]string{"*"}), ""},
+		{"any source", deny, rules([]string{"*"}), "rules[0].allowed_sources"},
+		{"narrow", deny, rules([]string{"203.0.113.0/24"}), ""},
+		{"two halves of IPv4", deny, rules([]string{"0.0.0.0/1", "128.0.0.0/1"}), "rules[0].allowed_sources"},
+		{"::/1", deny, rules([]string{"::/1"}), "rules[0].allowed_sources"},
+		{"NAT64", deny, rules([]string{"64:ff9b::/96"}), "rules[0].allowed_sources"},
+		{"IPv4-compatible", deny, rules([]string{"::/96"}), "rules[0].allowed_sources"},
+		{"a /16 per rule, two rules, different /16s", deny, rules([]string{"10.1.0.0/16"}, []string{"10.2.0.0/16"}), "rules[1].allowed_sources"},
+		{"the same /16 on two rules", deny, rules([]string{"10.1.0.0/16"}, []string{"10.1.0.0/16"}), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := d.CheckLimitsAgainstRules(tt.limits, tt.rules)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("CheckLimitsAgainstRules: %v", err)
+				}
+				return
+			}
+			if e := d.AsError(err); e == nil || e.Kind != d.Invalid || e.Field != tt.wantField {
+				t.Fatalf("CheckLimitsAgainstRules = %v, want Invalid on %s", err, tt.wantField)
+			}
+		})
+	}
 }

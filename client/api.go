@@ -58,23 +58,32 @@ func (c *Client) Policy(ctx context.Context, machine string) (*d.Policy, error) 
 	return &out, err
 }
 
-// PolicySet replaces a machine's port rules.
-func (c *Client) PolicySet(ctx context.Context, machine string, in PolicyInput) (*d.Policy, error) {
-	var out d.Policy
+// PolicySet creates or changes a machine's policy; the result lists the
+// ways the change weakened the policy that governed the machine.
+func (c *Client) PolicySet(ctx context.Context, machine string, in PolicyInput) (*d.PolicyChange, error) {
+	var out d.PolicyChange
 	err := c.Do(ctx, "PUT", "/api/v1/machines/"+url.PathEscape(machine)+"/policy", nil, in, &out)
 	return &out, err
 }
 
+// PolicyDelete deletes a machine's own policy; the result says what
+// governs the machine now and how that is weaker.
+func (c *Client) PolicyDelete(ctx context.Context, machine string) (*d.PolicyDeletion, error) {
+	var out d.PolicyDeletion
+	err := c.Do(ctx, "DELETE", "/api/v1/machines/"+url.PathEscape(machine)+"/policy", nil, nil, &out)
+	return &out, err
+}
+
 // PolicyEnable enables a machine's policy (Azure's defaults if it has none).
-func (c *Client) PolicyEnable(ctx context.Context, machine string) (*d.Policy, error) {
-	var out d.Policy
+func (c *Client) PolicyEnable(ctx context.Context, machine string) (*d.PolicyChange, error) {
+	var out d.PolicyChange
 	err := c.Do(ctx, "POST", "/api/v1/machines/"+url.PathEscape(machine)+"/policy/enable", nil, nil, &out)
 	return &out, err
 }
 
 // PolicyDisable disables a machine's policy, revoking its grants.
-func (c *Client) PolicyDisable(ctx context.Context, machine string) (*d.Policy, error) {
-	var out d.Policy
+func (c *Client) PolicyDisable(ctx context.Context, machine string) (*d.PolicyChange, error) {
+	var out d.PolicyChange
 	err := c.Do(ctx, "POST", "/api/v1/machines/"+url.PathEscape(machine)+"/policy/disable", nil, nil, &out)
 	return &out, err
 }

@@ -56,9 +56,10 @@ func (c *Client) MachineLabels(ctx context.Context, machine string, in d.LabelsI
 	return &out, err
 }
 
-// SelectorPolicySet creates or changes the policy for in.Selector.
-func (c *Client) SelectorPolicySet(ctx context.Context, in d.PolicyInput) (*d.Policy, error) {
-	var out d.Policy
+// SelectorPolicySet creates or changes the policy for in.Selector; the
+// result lists the ways the change weakened policies.
+func (c *Client) SelectorPolicySet(ctx context.Context, in d.PolicyInput) (*d.PolicyChange, error) {
+	var out d.PolicyChange
 	err := c.Do(ctx, "POST", "/api/v1/selector-policies", nil, in, &out)
 	return &out, err
 }

@@ -58,7 +58,7 @@ func oidcServer(t *testing.T, iss *oidctest.Issuer) (addr, dataDir string) {
 		}
 	})
 	re := regexp.MustCompile(`listening on (https://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // generous: CI is a loaded 2-core machine
 	for {
 		if m := re.FindStringSubmatch(logs.String()); m != nil {
 			return m[1], dataDir

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -11,58 +12,76 @@ import (
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable or disable a machine's JIT policy"}
+	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable, disable or delete a machine's (or a label selector's) JIT policy"}
 
-	var ports, sources []string
-	var maxDur, idle string
 	set := &cobra.Command{
 		Use:   "set MACHINE | set --selector KEY=VALUE[,…]",
 		Short: "Set the ports a machine (or every machine matching a label selector) protects, and enable JIT",
-		Long: `Set the ports a machine protects and enable JIT on it. Every --port gets the
-same --max-duration, --allow-source list and --idle-timeout. Open grants the
-new policy no longer covers are revoked at once. With --idle-timeout, a grant
-that carries no traffic for that long (counted by the kernel, read by the
-agent every few seconds) is revoked with reason "idle".`,
+		Long: `Change a machine's JIT policy (or a label-selector policy) and enable it.
+
+One rule: a flag you do not give keeps its current value. --port lists
+replace the set of protected ports, but each listed port that is already
+protected keeps its other settings (--allow-source, --max-duration,
+--idle-timeout) unless you give them; a new port starts from the defaults
+(any source, 3h, no idle timeout). --allow-source, --max-duration and
+--idle-timeout apply to every listed port, or to every current port when no
+--port is given. A machine governed by a selector policy starts from that
+policy's values. Open grants the new policy no longer covers are revoked at
+once.
+
+A change that weakens the policy (a port no longer protected, wider
+sources, longer access, idle close off, approval off, fewer approvals or
+more approvers, a weaker justification rule, limits removed) is applied
+and printed as a WARNING, on standard error.
+
+With --idle-timeout, a grant that carries no traffic for that long (counted
+by the kernel, read by the agent every few seconds) is revoked with reason
+"idle"; --idle-timeout none turns it off. With --deny-any-source, new ports
+need --allow-source with specific prefixes.
+
+Precedence: a machine's own policy wins; among the selector policies that
+match it, the one with the higher --priority, then the one with more label
+terms. Two selector policies that can match the same machine with the same
+priority and as many terms are refused.`,
 		Example: `  drawbridge policy set web-1 --port 22/tcp --max-duration 3h
   drawbridge policy set db-1 --port 22 --port 5432/tcp --allow-source 203.0.113.0/24 --allow-source 2001:db8::/48
-  drawbridge policy set web-1 --port 22 --max-duration 8h --idle-timeout 15m
-  drawbridge policy set --selector env=prod --port 22 --approval manual --quorum 2 --approver role:approver \
-      --justification pattern --justification-pattern '^INC-[0-9]+' --justification-hint "an incident ticket" --deny-any-source`,
+  drawbridge policy set web-1 --idle-timeout 15m            # every port keeps its other settings
+  drawbridge policy set web-1 --quorum 2                    # on a manual policy: two approvals
+  drawbridge policy set --selector env=prod --port 22 --allow-source 203.0.113.0/24 --approval manual --quorum 2 \
+      --approver role:approver --justification pattern --justification-pattern '^INC-[0-9]+' \
+      --justification-hint "an incident ticket" --deny-any-source
+  drawbridge policy set --selector team=db --port 5432 --priority 10   # wins over env=prod where both match`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	setSel := set.Flags().String("selector", "", "label selector the policy covers instead of one machine, e.g. env=prod,team=db")
+	setPrio := set.Flags().Int("priority", 0, fmt.Sprintf("with --selector: precedence among the selector policies that match a machine, %d to %d, higher wins (a new policy: 0)", d.MinPriority, d.MaxPriority))
 	settings := addSettingsFlags(set)
+	rf := addRuleFlags(set)
 	sf := addClientFlags(set)
-	set.Flags().StringSliceVar(&ports, "port", nil, "port to protect, PORT[/tcp|udp|any] (repeatable)")
-	set.Flags().StringVar(&maxDur, "max-duration", "3h", "longest access a request may ask for (3h or PT3H)")
-	set.Flags().StringSliceVar(&sources, "allow-source", []string{"*"}, "source CIDR or IP requests may use, * for any (repeatable)")
-	set.Flags().StringVar(&idle, "idle-timeout", "", "revoke a grant with no traffic for this long (15m or PT15M; at most --max-duration); default: never")
 	set.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := sf.client()
 		if err != nil {
-			return err
-		}
-		if len(ports) == 0 {
-			return fmt.Errorf("give at least one --port, e.g. --port 22/tcp")
-		}
-		var rules []d.RuleInput
-		for _, p := range ports {
-			n, proto, err := d.ParsePortSpec(p, d.TCP)
-			if err != nil {
-				return fmt.Errorf("--port: %w", err)
-			}
-			rules = append(rules, d.RuleInput{Port: n, Protocol: proto, AllowedSources: sources, MaxDuration: maxDur, IdleTimeout: idle})
-		}
-		on := true
-		in := d.PolicyInput{Enabled: &on, Rules: rules}
-		if err := settings.apply(cmd, &in); err != nil {
 			return err
 		}
 		target, err := policyTarget(args, *setSel)
 		if err != nil {
 			return err
 		}
-		var p *d.Policy
+		base, err := currentPolicy(cmd.Context(), c, args, *setSel)
+		if err != nil {
+			return err
+		}
+		in, err := setInput(cmd, base, rf, settings)
+		if err != nil {
+			return err
+		}
+		if cmd.Flags().Changed("priority") {
+			if *setSel == "" {
+				return fmt.Errorf("--priority needs --selector: a machine's own policy always wins")
+			}
+			in.Priority = setPrio
+		}
+		var p *d.PolicyChange
 		if *setSel != "" {
 			in.Selector = *setSel
 			p, err = c.SelectorPolicySet(cmd.Context(), in)
@@ -72,10 +91,19 @@ agent every few seconds) is revoked with reason "idle".`,
 		if err != nil {
 			return err
 		}
-		return printPolicy(e, sf, target, p)
+		printWeakenings(e, p.Weakenings)
+		if sf.json() {
+			return printJSON(e.stdout, p)
+		}
+		return printPolicy(e, sf, target, &p.Policy)
 	}
 
-	show := &cobra.Command{Use: "show MACHINE", Short: "Show the JIT policy that governs a machine (its own or a selector policy)", Args: cobra.ExactArgs(1)}
+	show := &cobra.Command{
+		Use:     "show MACHINE",
+		Short:   "Show the JIT policy that governs a machine (its own or a selector policy)",
+		Example: "  drawbridge policy show web-1\n  drawbridge policy show web-1 -o json",
+		Args:    cobra.ExactArgs(1),
+	}
 	shf := addClientFlags(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := shf.client()
@@ -90,9 +118,10 @@ agent every few seconds) is revoked with reason "idle".`,
 	}
 
 	enable := &cobra.Command{
-		Use:   "enable MACHINE",
-		Short: "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "enable MACHINE",
+		Short:   "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
+		Example: "  drawbridge policy enable web-1",
+		Args:    cobra.ExactArgs(1),
 	}
 	ef := addClientFlags(enable)
 	enable.RunE = func(cmd *cobra.Command, args []string) error {
@@ -104,13 +133,15 @@ agent every few seconds) is revoked with reason "idle".`,
 		if err != nil {
 			return err
 		}
-		return printPolicy(e, ef, args[0], p)
+		printWeakenings(e, p.Weakenings)
+		return printPolicy(e, ef, args[0], &p.Policy)
 	}
 
 	disable := &cobra.Command{
-		Use:   "disable MACHINE",
-		Short: "Disable JIT: remove the deny rules and revoke the machine's grants",
-		Args:  cobra.ExactArgs(1),
+		Use:     "disable MACHINE",
+		Short:   "Disable JIT: remove the deny rules and revoke the machine's grants (the policy is kept, switched off)",
+		Example: "  drawbridge policy disable web-1\n  drawbridge policy enable web-1     # back on, with the same rules",
+		Args:    cobra.ExactArgs(1),
 	}
 	df := addClientFlags(disable)
 	disable.RunE = func(cmd *cobra.Command, args []string) error {
@@ -122,7 +153,8 @@ agent every few seconds) is revoked with reason "idle".`,
 		if err != nil {
 			return err
 		}
-		return printPolicy(e, df, args[0], p)
+		printWeakenings(e, p.Weakenings)
+		return printPolicy(e, df, args[0], &p.Policy)
 	}
 	cmd.AddCommand(set, show, enable, disable, newPolicyListCmd(e), newPolicyDeleteCmd(e))
 	return cmd
@@ -141,6 +173,26 @@ func policyTarget(args []string, selector string) (string, error) {
 	return args[0], nil
 }
 
+// printWeakenings warns, on standard error, about each way a change
+// weakened a policy.
+func printWeakenings(e *env, ws []d.Weakening) {
+	if len(ws) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stderr, "WARNING: this change weakens the policy:")
+	for _, w := range ws {
+		// Messages quote stored values (approver names): never send
+		// their control characters to the terminal.
+		line := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '\uFFFD'
+			}
+			return r
+		}, w.String())
+		fmt.Fprintf(e.stderr, "  - %s\n", line)
+	}
+}
+
 func printPolicy(e *env, cf *clientFlags, machine string, p *d.Policy) error {
 	if cf.json() {
 		return printJSON(e.stdout, p)
@@ -151,7 +203,7 @@ func printPolicy(e *env, cf *clientFlags, machine string, p *d.Policy) error {
 	}
 	fmt.Fprintf(e.stdout, "JIT policy of %s: %s (updated %s by %s)\n", machine, state, ts8601(p.UpdatedAt), p.UpdatedBy)
 	if p.Selector != "" {
-		fmt.Fprintf(e.stdout, "from the policy for selector %s (%s)\n", p.Selector, p.ID)
+		fmt.Fprintf(e.stdout, "from the policy for selector %s (%s, priority %d)\n", p.Selector, p.ID, p.Priority)
 	}
 	fmt.Fprintln(e.stdout, describeSettings(p))
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

@@ -13,16 +13,21 @@ import (
 // PolicySet creates or changes a machine's JIT policy. Open grants that the
 // new policy no longer covers (port removed, source no longer allowed, or
 // policy disabled) are revoked in the same transaction, so disabling leaves
-// the machine as it was. Needs policies/write.
-func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.Policy, error) {
+// the machine as it was. The result lists the ways the change weakened the
+// policy that governed the machine before (its own, else a selector
+// policy); the audit event records them too. Needs policies/write.
+func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.PolicyInput) (*d.PolicyChange, error) {
 	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
 		return nil, forbidden(a, d.ActPoliciesWrite)
+	}
+	if in.Priority != nil {
+		return nil, d.FieldErrorf("priority", "priority applies only to selector policies (a machine's own policy always wins)")
 	}
 	rules, err := s.parseRules(in.Rules)
 	if err != nil {
 		return nil, err
 	}
-	var out *d.Policy
+	var out *d.PolicyChange
 	var topics []string
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
@@ -37,6 +42,10 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if d.ErrorKind(err) == d.NotFound {
 			old, err = nil, nil
 		}
+		if err != nil {
+			return err
+		}
+		before, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err
 		}
@@ -71,6 +80,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if err := tx.PolicyPut(p); err != nil {
 			return err
 		}
+		weak := d.Weakenings(before, p)
 		action := d.EvPolicySet
 		switch {
 		case p.Enabled && (old == nil || !old.Enabled):
@@ -78,7 +88,11 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		case !p.Enabled && old != nil && old.Enabled:
 			action = d.EvPolicyDisabled
 		}
-		if err := s.audit(tx, now, a, action, string(m.ID), "", "", map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
+		details := map[string]any{"machine": m.Name, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, action, string(m.ID), "", "", details); err != nil {
 			return err
 		}
 		version, err := tx.MachineBumpVersion(m.ID)
@@ -89,7 +103,75 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 			return err
 		}
 		topics = []string{machineTopic(string(m.ID))}
-		out = p
+		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.Publish(topics...)
+	return out, nil
+}
+
+// PolicyDelete removes a machine's own policy, unlike disabling it: the
+// machine falls back to the matching selector policy with the highest
+// precedence, or to none. Grants the fallback does not cover are revoked in
+// the same transaction. The result says what governs the machine now and
+// how that is weaker; the audit event records both. NotFound if the machine
+// has no policy of its own. Needs policies/write on the machine.
+func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.PolicyDeletion, error) {
+	if !a.AllowedSomewhere(d.ActPoliciesWrite) {
+		return nil, forbidden(a, d.ActPoliciesWrite)
+	}
+	var out *d.PolicyDeletion
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(a, d.ActPoliciesWrite, m, ref); err != nil {
+			return err
+		}
+		old, err := tx.Policy(m.ID)
+		if d.ErrorKind(err) == d.NotFound {
+			return d.Errorf(d.NotFound, "machine %s has no policy of its own (see `drawbridge policy show %s` for what governs it)", m.Name, m.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.PolicyDelete(m.ID); err != nil {
+			return err
+		}
+		after, err := effectivePolicy(tx, m)
+		if err != nil {
+			return err
+		}
+		weak := d.Weakenings(old, after)
+		details := map[string]any{"machine": m.Name, "governed_by": "none"}
+		if after != nil {
+			details["governed_by"] = after.ID
+		}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, d.EvPolicyDeleted, string(m.ID), "", "", details); err != nil {
+			return err
+		}
+		version, err := tx.MachineBumpVersion(m.ID)
+		if err != nil {
+			return err
+		}
+		cover := after
+		if cover == nil {
+			cover = &d.Policy{MachineID: m.ID}
+		}
+		if err := s.revokeUncovered(tx, now, a, m, cover, version); err != nil {
+			return err
+		}
+		topics = []string{machineTopic(string(m.ID))}
+		out = &d.PolicyDeletion{Policy: after, Weakenings: weak}
 		return nil
 	})
 	if err != nil {

@@ -39,17 +39,37 @@ func (s *Service) parseRules(in []d.RuleInput) ([]d.PortRule, error) {
 	}
 	raw := make([]d.PortRule, len(in))
 	for i, r := range in {
-		md, err := optionalDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i))
+		md, err := givenDuration(r.MaxDuration, fmt.Sprintf("rules[%d].max_duration", i), "max duration must be at least 1s; leave it out for the default")
 		if err != nil {
 			return nil, err
 		}
-		idle, err := optionalDuration(r.IdleTimeout, fmt.Sprintf("rules[%d].idle_timeout", i))
+		idle, err := givenDuration(r.IdleTimeout, fmt.Sprintf("rules[%d].idle_timeout", i), "idle timeout must be at least 1s; leave it out for none")
 		if err != nil {
 			return nil, err
+		}
+		if r.AllowedSources != nil && len(r.AllowedSources) == 0 {
+			// Only an absent list means "*": an empty one is a mistake,
+			// not a silent "any source".
+			return nil, d.FieldErrorf(fmt.Sprintf("rules[%d].allowed_sources", i), "give at least one source, or leave the field out for any source (*)")
 		}
 		raw[i] = d.PortRule{Port: r.Port, Protocol: r.Protocol, AllowedSources: r.AllowedSources, MaxDuration: md, IdleTimeout: idle}
 	}
 	return d.NormalizeRules(raw, s.cfg.ServerCap)
+}
+
+// givenDuration parses an optional policy duration. Only an absent field
+// ("") means the default (returned as 0); a given one must be at least
+// d.MinDuration (msg says so), so that "0s" or "PT0.0001S" is an error
+// naming the field rather than a silent default or "off".
+func givenDuration(s, field, msg string) (d.Duration, error) {
+	v, err := optionalDuration(s, field)
+	if err != nil {
+		return 0, err
+	}
+	if s != "" && v.Std() < d.MinDuration {
+		return 0, d.FieldErrorf(field, "%s", msg)
+	}
+	return v, nil
 }
 
 // buildSettings applies the input's approval, justification and limits on
@@ -60,7 +80,7 @@ func (s *Service) buildSettings(old *d.Settings, in d.PolicyInput) (d.Settings, 
 		st = *old
 	}
 	if in.Approval != nil {
-		ttl, err := optionalDuration(in.Approval.PendingTTL, "approval.pending_ttl")
+		ttl, err := givenDuration(in.Approval.PendingTTL, "approval.pending_ttl", "pending TTL must be at least 1m; leave it out for the default (1h)")
 		if err != nil {
 			return st, err
 		}
@@ -133,7 +153,10 @@ func machinesWithPolicies(tx *store.Tx) ([]d.Machine, []*d.Policy, error) {
 // labels match in.Selector. It needs policies/write everywhere (a selector
 // can match machines enrolled later). Grants that the machines' new
 // effective policy no longer covers are revoked in the same transaction.
-func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyInput) (*d.Policy, error) {
+// The result lists the ways the change weakened the selector policy, and
+// the governing policy of each machine it now governs or governed (a new or
+// re-prioritised selector policy can take over from a stricter one).
+func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyInput) (*d.PolicyChange, error) {
 	if err := s.require(a, d.ActPoliciesWrite); err != nil {
 		return nil, err
 	}
@@ -145,11 +168,15 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	if err != nil {
 		return nil, err
 	}
-	var out *d.Policy
+	var out *d.PolicyChange
 	var topics []string
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		topics = nil
 		now := s.now()
+		ms, before, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
 		all, err := tx.SelectorPolicies()
 		if err != nil {
 			return err
@@ -164,7 +191,7 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		var oldSettings *d.Settings
 		switch {
 		case old != nil:
-			p.ID, p.Enabled, p.Rules = old.ID, old.Enabled, old.Rules
+			p.ID, p.Enabled, p.Rules, p.Priority = old.ID, old.Enabled, old.Rules, old.Priority
 			st := old.Settings()
 			oldSettings = &st
 		case rules == nil:
@@ -176,6 +203,9 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if in.Enabled != nil {
 			p.Enabled = *in.Enabled
 		}
+		if in.Priority != nil {
+			p.Priority = *in.Priority
+		}
 		st, err := s.buildSettings(oldSettings, in)
 		if err != nil {
 			return err
@@ -184,19 +214,29 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if err := d.CheckLimitsAgainstRules(p.Limits, p.Rules); err != nil {
 			return err
 		}
-		if err := d.CheckSelectorConflict(sel, all, p.ID); err != nil {
+		if err := d.CheckSelectorConflict(sel, p.Priority, all, p.ID); err != nil {
 			return err
 		}
 		if err := tx.SelectorPolicyPut(p); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", map[string]any{"selector": p.Selector, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}); err != nil {
+		_, after, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
+		weak := d.Weakenings(old, p)
+		weak = append(weak, machineWeakenings(ms, before, after, p.ID)...)
+		details := map[string]any{"selector": p.Selector, "enabled": p.Enabled, "rules": p.Rules, "settings": p.Settings()}
+		if len(weak) > 0 {
+			details["weakenings"] = weak
+		}
+		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", details); err != nil {
 			return err
 		}
 		if topics, err = s.reapplyAll(tx, now, a); err != nil {
 			return err
 		}
-		out = p
+		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
 		return nil
 	})
 	if err != nil {
@@ -206,9 +246,40 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	return out, nil
 }
 
+// maxMachineWeakenings bounds the per-machine weakenings one selector
+// policy change reports (and writes into its audit event) on a large fleet.
+const maxMachineWeakenings = 100
+
+// machineWeakenings lists, per machine, how its governing policy weakened
+// from before to after, leaving out machines that policy id governs both
+// times (the policy's own weakenings say it once for all of them). Past
+// maxMachineWeakenings, one last entry counts the rest.
+func machineWeakenings(ms []d.Machine, before, after []*d.Policy, id string) []d.Weakening {
+	var out []d.Weakening
+	more := 0
+	for i := range ms {
+		if before[i] != nil && after[i] != nil && before[i].ID == id && after[i].ID == id {
+			continue
+		}
+		for _, w := range d.Weakenings(before[i], after[i]) {
+			if len(out) == maxMachineWeakenings {
+				more++
+				continue
+			}
+			w.Machine = ms[i].Name
+			out = append(out, w)
+		}
+	}
+	if more > 0 {
+		out = append(out, d.Weakening{Field: "machines", Message: fmt.Sprintf("and %d more weakening(s) on other machines", more)})
+	}
+	return out
+}
+
 // SelectorPolicyDelete removes a selector policy; machines it governed fall
 // back to the next matching policy (or none), and their uncovered grants are
-// revoked. Needs policies/write everywhere.
+// revoked. The audit event records how each machine's governing policy
+// weakened. Needs policies/write everywhere.
 func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string) error {
 	if err := s.require(a, d.ActPoliciesWrite); err != nil {
 		return err
@@ -219,13 +290,24 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 	var topics []string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
+		ms, before, err := machinesWithPolicies(tx)
+		if err != nil {
+			return err
+		}
 		if err := tx.SelectorPolicyDelete(id); err != nil {
 			return err
 		}
-		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", nil); err != nil {
+		_, after, err := machinesWithPolicies(tx)
+		if err != nil {
 			return err
 		}
-		var err error
+		var details map[string]any
+		if weak := machineWeakenings(ms, before, after, ""); len(weak) > 0 {
+			details = map[string]any{"weakenings": weak}
+		}
+		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", details); err != nil {
+			return err
+		}
 		topics, err = s.reapplyAll(tx, now, a)
 		return err
 	})

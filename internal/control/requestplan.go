@@ -86,6 +86,7 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			return nil, d.FieldErrorf(field+".ports", "at least one port is required")
 		}
 		pm := plannedMachine{m: m, policy: p}
+		var srcs []netip.Prefix
 		for j, pt := range mt.Ports {
 			pfield := fmt.Sprintf("%s.ports[%d]", field, j)
 			if count++; count > d.MaxTargets {
@@ -108,8 +109,13 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			if err != nil {
 				return nil, err
 			}
-			if p.Limits.DenyAnySource && d.WideSource(src) {
-				return nil, d.FieldErrorf(pfield+".source", "the policy of %s refuses wide sources such as %s; ask for your own address or a narrow range", m.Name, src)
+			if p.Limits.DenyAnySource {
+				// Counted over every source asked for on this machine, so
+				// that two halves cannot add up to the whole.
+				srcs = append(srcs, src)
+				if wide, why := d.WideSources(srcs); wide {
+					return nil, d.FieldErrorf(pfield+".source", "the policy of %s refuses wide sources: %s; ask for your own address or a narrow range", m.Name, why)
+				}
 			}
 			rule, _ := p.Rule(pt.Port, proto)
 			maxAllowed = min(maxAllowed, rule.MaxDuration)

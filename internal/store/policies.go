@@ -69,19 +69,31 @@ func (tx *Tx) Policy(id d.MachineID) (*d.Policy, error) {
 	return &p, nil
 }
 
+// PolicyDelete removes a machine's own policy. NotFound if it has none.
+func (tx *Tx) PolicyDelete(id d.MachineID) error {
+	res, err := tx.exec(`DELETE FROM policies WHERE machine_id = ?`, string(id))
+	if err != nil {
+		return classify("delete policy", err, "")
+	}
+	if n, err := rowsAffected("delete policy", res); err != nil || n > 0 {
+		return err
+	}
+	return notFound("machine %s has no policy of its own", id)
+}
+
 // Policies returns every machine's policy, ordered by machine ID.
 func (tx *Tx) Policies() ([]d.Policy, error) {
 	rows, err := tx.query(`SELECT ` + policyCols + ` FROM policies ORDER BY machine_id`)
 	return collect("policies", rows, err, scanPolicy)
 }
 
-const selectorPolicyCols = `id, selector, enabled, rules, settings, updated_at, updated_by`
+const selectorPolicyCols = `id, selector, priority, enabled, rules, settings, updated_at, updated_by`
 
 func scanSelectorPolicy(s scanner) (d.Policy, error) {
 	var p d.Policy
 	var rules, settings string
 	var updated int64
-	if err := s.Scan(&p.ID, &p.Selector, &p.Enabled, &rules, &settings, &updated, &p.UpdatedBy); err != nil {
+	if err := s.Scan(&p.ID, &p.Selector, &p.Priority, &p.Enabled, &rules, &settings, &updated, &p.UpdatedBy); err != nil {
 		return p, err
 	}
 	if err := decodePolicy(&p, rules, settings); err != nil {
@@ -98,10 +110,10 @@ func (tx *Tx) SelectorPolicyPut(p *d.Policy) error {
 	if err != nil {
 		return fmt.Errorf("store: put selector policy: %w", err)
 	}
-	_, err = tx.exec(`INSERT INTO selector_policies (`+selectorPolicyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET selector = excluded.selector, enabled = excluded.enabled, rules = excluded.rules,
-			settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-		p.ID, p.Selector, p.Enabled, rules, settings, micros(p.UpdatedAt), p.UpdatedBy)
+	_, err = tx.exec(`INSERT INTO selector_policies (`+selectorPolicyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET selector = excluded.selector, priority = excluded.priority, enabled = excluded.enabled,
+			rules = excluded.rules, settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		p.ID, p.Selector, p.Priority, p.Enabled, rules, settings, micros(p.UpdatedAt), p.UpdatedBy)
 	return classify("put selector policy", err, fmt.Sprintf("a policy for selector %s already exists", p.Selector))
 }
 

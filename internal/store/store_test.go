@@ -423,6 +423,31 @@ func testPolicies(t *testing.T, db *store.DB) {
 		wantKind(t, "Policy after machine delete", err, d.NotFound)
 		return nil
 	})
+
+	// A machine's own policy can be deleted, once.
+	mustTx(t, db, func(tx *store.Tx) error { return tx.PolicyDelete(ms[1].ID) })
+	err = db.Tx(t.Context(), func(tx *store.Tx) error { return tx.PolicyDelete(ms[1].ID) })
+	wantKind(t, "PolicyDelete(none)", err, d.NotFound)
+	mustRead(t, db, func(tx *store.Tx) error {
+		_, err := tx.Policy(ms[1].ID)
+		wantKind(t, "Policy after PolicyDelete", err, d.NotFound)
+		return nil
+	})
+
+	// Selector policies keep their priority.
+	sp := &d.Policy{ID: "pol_0123456789abcdef", Selector: "env=prod", Priority: -7, Enabled: true, UpdatedAt: t0, UpdatedBy: "system", Rules: pa.Rules}
+	mustTx(t, db, func(tx *store.Tx) error { return tx.SelectorPolicyPut(sp) })
+	sp2 := *sp
+	sp2.Priority = 42
+	mustTx(t, db, func(tx *store.Tx) error { return tx.SelectorPolicyPut(&sp2) })
+	mustRead(t, db, func(tx *store.Tx) error {
+		all, err := tx.SelectorPolicies()
+		if err != nil {
+			return err
+		}
+		diff(t, "SelectorPolicies", []d.Policy{sp2}, all)
+		return nil
+	})
 }
 
 func testRequests(t *testing.T, db *store.DB) {

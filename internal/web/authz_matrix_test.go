@@ -197,6 +197,8 @@ func matrixRoutes() []matrixRoute {
 			call: get(machinePath("/policy"))},
 		{route: "PUT /api/v1/machines/{machine}/policy", kind: onMachine, act: d.ActPoliciesWrite, targets: true, hiddenField: "",
 			call: send("PUT", machinePath("/policy"), func(*probe) any { return d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}} })},
+		{route: "DELETE /api/v1/machines/{machine}/policy", kind: onMachine, act: d.ActPoliciesWrite, targets: true, hiddenField: "",
+			call: send("DELETE", machinePath("/policy"), nil), cleanup: reenable},
 		{route: "POST /api/v1/machines/{machine}/policy/enable", kind: onMachine, act: d.ActPoliciesWrite, targets: true, hiddenField: "",
 			call: send("POST", machinePath("/policy/enable"), nil)},
 		{route: "POST /api/v1/machines/{machine}/policy/disable", kind: onMachine, act: d.ActPoliciesWrite, targets: true, hiddenField: "",

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/store"
 )
 
 // approvalIDs lists, sorted, the requests GET /api/v1/approvals offers token.
@@ -543,7 +544,7 @@ func TestLimits(t *testing.T) {
 		for _, rules := range [][]d.RuleInput{
 			{{Port: 22, AllowedSources: []string{"*"}}},
 			{{Port: 22}}, // no sources means any
-			{{Port: 22, AllowedSources: []string{"10.0.0.0/8"}}, {Port: 443, AllowedSources: []string{"0.0.0.0/0"}}},
+			{{Port: 22, AllowedSources: []string{"10.1.0.0/16"}}, {Port: 443, AllowedSources: []string{"0.0.0.0/0"}}},
 		} {
 			field := "rules[0].allowed_sources"
 			if len(rules) == 2 {
@@ -555,10 +556,43 @@ func TestLimits(t *testing.T) {
 		e.wantUnchanged(t, before)
 	})
 
+	t.Run("deny_any_source counts addresses over all the policy's sources", func(t *testing.T) {
+		before := e.snapshot(t)
+		for name, rules := range map[string][]d.RuleInput{
+			"two halves of IPv4":   {{Port: 22, AllowedSources: []string{"0.0.0.0/1", "128.0.0.0/1"}}},
+			"::/1":                 {{Port: 22, AllowedSources: []string{"::/1"}}},
+			"NAT64 of all IPv4":    {{Port: 22, AllowedSources: []string{"64:ff9b::/96"}}},
+			"IPv4-compatible":      {{Port: 22, AllowedSources: []string{"::/96"}}},
+			"IPv4-mapped":          {{Port: 22, AllowedSources: []string{"::ffff:0:0/96"}}},
+			"a /8":                 {{Port: 22, AllowedSources: []string{"10.0.0.0/8"}}},
+			"a /16 on each of two": {{Port: 22, AllowedSources: []string{"10.1.0.0/16"}}, {Port: 443, AllowedSources: []string{"10.2.0.0/16"}}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				in := d.PolicyInput{Rules: rules, Limits: &d.Limits{DenyAnySource: true}}
+				field := fmt.Sprintf("rules[%d].allowed_sources", len(rules)-1)
+				wantError(t, e.call(t, "PUT", "/api/v1/machines/prod1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, field)
+			})
+		}
+		e.wantUnchanged(t, before)
+	})
+
 	t.Run("deny_any_source refuses wide request sources", func(t *testing.T) {
-		e.setPolicy(t, "prod1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22, AllowedSources: []string{"10.0.0.0/8"}}}, Limits: &d.Limits{DenyAnySource: true}})
+		// A policy written before sources were counted may allow a /8;
+		// requests under it are still held to a /16 in all.
+		m := e.machine(t, "prod1")
+		err := e.db.Tx(t.Context(), func(tx *store.Tx) error {
+			return tx.PolicyPut(&d.Policy{MachineID: m.ID, Enabled: true, Limits: d.Limits{DenyAnySource: true}, Rules: []d.PortRule{
+				{Port: 22, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: d.Duration(time.Hour)},
+				{Port: 443, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: d.Duration(time.Hour)},
+			}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		before := e.snapshot(t)
 		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, d.RequestInput{Targets: ports("prod1", 22), Source: "10.0.0.0/8"}), http.StatusBadRequest, d.Invalid, "targets[0].ports[0].source")
+		twoSixteens := d.RequestInput{Targets: []d.MachineTargets{{Machine: "prod1", Ports: []d.PortTarget{{Port: 22, Source: "10.1.0.0/16"}, {Port: 443, Source: "10.2.0.0/16"}}}}}
+		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, twoSixteens), http.StatusBadRequest, d.Invalid, "targets[0].ports[1].source")
 		e.wantUnchanged(t, before)
 		e.request(t, alice, d.RequestInput{Targets: ports("prod1", 22), Source: "10.1.0.0/16"})
 		e.request(t, bob, d.RequestInput{Targets: ports("prod1", 22), Source: "10.1.2.3"})

@@ -3,7 +3,9 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
@@ -36,10 +38,28 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, a d.Actor)
 	return nil
 }
 
+// handleMachineList lists machines; ?status=configured,unsupported (or the
+// parameter repeated) keeps only machines with one of those statuses.
 func (s *Server) handleMachineList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	var want []d.MachineStatus
+	for _, v := range r.URL.Query()["status"] {
+		for part := range strings.SplitSeq(v, ",") {
+			st := d.MachineStatus(part)
+			if !st.Valid() {
+				return d.FieldErrorf("status", "status must be one or more of configured, not_configured, unsupported (comma-separated)")
+			}
+			want = append(want, st)
+		}
+	}
 	ms, err := s.svc.Machines(r.Context(), a)
 	if err != nil {
 		return err
+	}
+	if want != nil {
+		ms = slices.DeleteFunc(ms, func(m d.MachineView) bool { return !slices.Contains(want, m.Status) })
+	}
+	if ms == nil {
+		ms = []d.MachineView{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"machines": ms})
 	return nil
@@ -96,6 +116,15 @@ func (s *Server) handlePolicyDisable(w http.ResponseWriter, r *http.Request, a d
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) handlePolicyDelete(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	out, err := s.svc.PolicyDelete(r.Context(), a, r.PathValue("machine"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

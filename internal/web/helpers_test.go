@@ -376,7 +376,7 @@ func (e *testEnv) policy(t *testing.T, machine string, rules ...d.RuleInput) *d.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return &p.Policy
 }
 
 // request creates an access request with token and expects success.
@@ -507,7 +507,7 @@ func auditLines(es []d.Event) []auditLine {
 // waitFor polls cond until it holds or the test's deadline nears.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	if dl, ok := t.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl.Add(-time.Second)
 	}

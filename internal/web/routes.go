@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/v1/machines/{machine}", s.user(s.handleMachineDelete))
 	m.HandleFunc("GET /api/v1/machines/{machine}/policy", s.user(s.handlePolicyGet))
 	m.HandleFunc("PUT /api/v1/machines/{machine}/policy", s.user(s.handlePolicyPut))
+	m.HandleFunc("DELETE /api/v1/machines/{machine}/policy", s.user(s.handlePolicyDelete))
 	m.HandleFunc("POST /api/v1/machines/{machine}/policy/enable", s.user(s.handlePolicyEnable))
 	m.HandleFunc("POST /api/v1/machines/{machine}/policy/disable", s.user(s.handlePolicyDisable))
 	m.HandleFunc("GET /api/v1/policies", s.user(s.handlePolicyList))
