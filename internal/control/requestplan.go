@@ -79,6 +79,9 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			// machine's ("targets[0].machine"), not a port's.
 			return nil, &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
 		}
+		if err := m.CheckSupported("request access"); err != nil {
+			return nil, d.WithField(err, field+".machine") // an offline machine is fine: it applies on return
+		}
 		if err := p.Justification.Check(in.Justification); err != nil {
 			return nil, err
 		}
