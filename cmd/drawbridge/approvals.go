@@ -31,6 +31,7 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, rs)
 		}
+		escapeStrings(&rs)
 		if len(rs) == 0 {
 			fmt.Fprintln(e.stdout, "nothing waits for your approval")
 			return nil

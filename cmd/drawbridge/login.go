@@ -98,6 +98,7 @@ The token is saved to the user config directory's drawbridge/token (mode
 		if cf.json() {
 			return printJSON(e.stdout, map[string]any{"user": s.User, "groups": s.Groups, "expires_at": s.ExpiresAt, "token_file": path})
 		}
+		escapeStrings(s)
 		groups := ""
 		if len(s.Groups) > 0 {
 			groups = " (groups " + strings.Join(s.Groups, ", ") + ")"

@@ -30,6 +30,7 @@ func newMachinesCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, ms)
 		}
+		escapeStrings(&ms)
 		now := time.Now()
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATUS\tPORTS\tGRANTS\tAPPROVED 7D\tLAST ACCESS\tLAST USER\tONLINE\tLAST SEEN\tID\tREASON")

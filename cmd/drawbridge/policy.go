@@ -145,6 +145,7 @@ func printPolicy(e *env, cf *clientFlags, machine string, p *d.Policy) error {
 	if cf.json() {
 		return printJSON(e.stdout, p)
 	}
+	escapeStrings(p)
 	state := "enabled"
 	if !p.Enabled {
 		state = "disabled"

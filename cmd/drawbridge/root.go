@@ -37,7 +37,7 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "drawbridge: "+describe(err))
+		fmt.Fprintln(stderr, "drawbridge: "+safe(describe(err)))
 		return 1
 	}
 	return 0

@@ -143,6 +143,7 @@ func newWebhookTestCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, v)
 		}
+		escapeStrings(v)
 		switch {
 		case v.Status == d.DeliveryDelivered:
 			fmt.Fprintf(e.stdout, "%s delivered: HTTP %d\n", v.ID, v.LastStatus)
@@ -215,6 +216,7 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, vs)
 		}
+		escapeStrings(&vs)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tWEBHOOK\tEVENT\tREQUEST\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 		for _, v := range vs {
