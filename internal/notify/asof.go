@@ -73,16 +73,18 @@ func AsOf(r *d.Request, history []d.Event) *d.Request {
 			}
 		}
 	}
-	is := func(ss ...d.Status) func(d.Status) bool { return func(s d.Status) bool { return slices.Contains(ss, s) } }
+	is := func(ss ...d.Status) func(d.Status) bool {
+		return func(s d.Status) bool { return slices.Contains(ss, s) }
+	}
 	for _, e := range history {
 		if e.Result != d.ResultSuccess && e.Action != d.EvRequestFailed {
 			continue // a refused attempt changed nothing
 		}
 		var det struct {
-			Kind    string     `json:"kind"`
-			By      d.Duration `json:"by"`
-			End     time.Time  `json:"end"`
-			Waits   bool       `json:"waits_for_approval"`
+			Kind  string     `json:"kind"`
+			By    d.Duration `json:"by"`
+			End   time.Time  `json:"end"`
+			Waits bool       `json:"waits_for_approval"`
 		}
 		if e.Details != "" {
 			_ = json.Unmarshal([]byte(e.Details), &det) // best effort: an old event may lack a field
