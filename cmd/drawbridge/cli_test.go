@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -286,5 +288,42 @@ func TestOpenOutcome(t *testing.T) {
 				t.Errorf("openOutcome = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestExtendThenDoneTwice: after extend the new end and whole length are
+// shown; done on an ended request says how it ended and exits 0.
+func TestExtendThenDoneTwice(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.agent(t, "web1")
+	if _, err := s.admin.PolicySet(t.Context(), "web1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22, MaxDuration: "3h"}}}); err != nil {
+		t.Fatal(err)
+	}
+	alice := s.as(s.token(t, "alice", d.RoleRequester))
+	code, out, errOut := cli(t, alice, nil, "request", "web1", "--port", "22", "--duration", "1h", "--wait", "-o", "json")
+	if code != 0 {
+		t.Fatalf("request: exit %d: %s", code, errOut)
+	}
+	var r d.Request
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = cli(t, alice, nil, "extend", string(r.ID), "--by", "30m")
+	want := fmt.Sprintf("%s active until %s (1h30m in all)", r.ID, ts8601(r.End.Add(30*time.Minute)))
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("extend: exit %d, want %q in:\n%s%s", code, want, out, errOut)
+	}
+	if code, out, errOut = cli(t, alice, nil, "done", string(r.ID)); code != 0 || !strings.Contains(out, string(r.ID)+" revoked (granted 1h30m until") {
+		t.Errorf("done: exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, alice, nil, "done", string(r.ID))
+	if want := "request " + string(r.ID) + " already ended: revoked at "; code != 0 || !strings.Contains(out, want) ||
+		!strings.Contains(out, "by alice (done early by the requester); nothing left to close") {
+		t.Errorf("done again: exit %d, want %q:\n%s%s", code, want, out, errOut)
+	}
+	// revoke of an ended request is a conflict that says the same.
+	if code, _, errOut = cli(t, s.vars, nil, "revoke", string(r.ID)); code == 0 || !strings.Contains(errOut, "already ended: revoked at ") {
+		t.Errorf("revoke after done: exit %d: %s", code, errOut)
 	}
 }

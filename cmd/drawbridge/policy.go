@@ -11,7 +11,10 @@ import (
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable or disable a machine's JIT policy"}
+	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable or disable a machine's JIT policy",
+		Example: `  drawbridge policy show web-1
+  drawbridge policy set web-1 --port 22/tcp --max-duration 3h
+  drawbridge policy list`}
 
 	var ports, sources []string
 	var maxDur, idle string
@@ -75,7 +78,9 @@ agent every few seconds) is revoked with reason "idle".`,
 		return printPolicy(e, sf, target, p)
 	}
 
-	show := &cobra.Command{Use: "show MACHINE", Short: "Show the JIT policy that governs a machine (its own or a selector policy)", Args: cobra.ExactArgs(1)}
+	show := &cobra.Command{Use: "show MACHINE", Short: "Show the JIT policy that governs a machine (its own or a selector policy)", Args: cobra.ExactArgs(1),
+		Example: `  drawbridge policy show web-1
+  drawbridge policy show web-1 -o json`}
 	shf := addClientFlags(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := shf.client()
@@ -90,9 +95,10 @@ agent every few seconds) is revoked with reason "idle".`,
 	}
 
 	enable := &cobra.Command{
-		Use:   "enable MACHINE",
-		Short: "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "enable MACHINE",
+		Short:   "Enable JIT (Azure's defaults when the machine has no rules yet: 22/tcp, 3h, any source)",
+		Example: `  drawbridge policy enable web-1`,
+		Args:    cobra.ExactArgs(1),
 	}
 	ef := addClientFlags(enable)
 	enable.RunE = func(cmd *cobra.Command, args []string) error {
@@ -108,9 +114,10 @@ agent every few seconds) is revoked with reason "idle".`,
 	}
 
 	disable := &cobra.Command{
-		Use:   "disable MACHINE",
-		Short: "Disable JIT: remove the deny rules and revoke the machine's grants",
-		Args:  cobra.ExactArgs(1),
+		Use:     "disable MACHINE",
+		Short:   "Disable JIT: remove the deny rules and revoke the machine's grants",
+		Example: `  drawbridge policy disable web-1`,
+		Args:    cobra.ExactArgs(1),
 	}
 	df := addClientFlags(disable)
 	disable.RunE = func(cmd *cobra.Command, args []string) error {

@@ -107,7 +107,9 @@ func orMode(m d.ApprovalMode) d.ApprovalMode {
 }
 
 func newPolicyListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List machine and label-selector policies", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list", Short: "List machine and label-selector policies", Args: cobra.NoArgs,
+		Example: `  drawbridge policy list
+  drawbridge policy list -o json`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tID", func(p d.Policy) string {
 		return fmt.Sprintf("%s\t%v\t%s\t%s\t%s", p.Target(), p.Enabled, rulesSummary(&p), orMode(p.Approval.Mode), orDash(p.ID))

@@ -11,7 +11,9 @@ import (
 )
 
 func newJoinTokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "join-token", Short: "Manage agent join tokens"}
+	cmd := &cobra.Command{Use: "join-token", Short: "Manage agent join tokens",
+		Example: `  drawbridge join-token create --ttl 1h --uses 5 --labels env=prod
+  drawbridge join-token list`}
 	var ttl string
 	var uses int
 	var labels []string
@@ -50,7 +52,10 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 }
 
 func newTokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation"}
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation",
+		Example: `  drawbridge token create --role requester --name alice --ttl 720h
+  drawbridge token list
+  drawbridge token revoke tok_…`}
 
 	var name, role, ttl, scope string
 	create := &cobra.Command{
@@ -61,7 +66,7 @@ func newTokenCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(create)
 	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
-	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester, reader or auditor")
+	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester, approver, reader or auditor")
 	create.Flags().StringVar(&ttl, "ttl", "", "expiry, e.g. 720h (default: never)")
 	create.Flags().StringVar(&scope, "scope", "*", "where the role applies: *, machine:<name>, or a label selector such as env=dev")
 	create.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -81,13 +86,16 @@ func newTokenCmd(e *env) *cobra.Command {
 		return nil
 	}
 
-	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs}
+	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs,
+		Example: `  drawbridge token list
+  drawbridge token list -o json`}
 	lf := addClientFlags(list)
 	list.RunE = listRunE(e, lf, (*client.Client).Tokens, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tREVOKED", func(t d.Token) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", t.ID, t.Name, t.Role, ts8601(t.CreatedAt), orDash(ts8601(t.ExpiresAt)), orDash(ts8601(t.RevokedAt)))
 	})
 
-	revoke := &cobra.Command{Use: "revoke TOKEN_ID", Short: "Revoke an API token", Args: cobra.ExactArgs(1)}
+	revoke := &cobra.Command{Use: "revoke TOKEN_ID", Short: "Revoke an API token", Args: cobra.ExactArgs(1),
+		Example: `  drawbridge token revoke tok_0123456789abcdef`}
 	rf := addClientFlags(revoke)
 	revoke.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := rf.client()
@@ -105,7 +113,9 @@ func newTokenCmd(e *env) *cobra.Command {
 }
 
 func newWhoamiCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs,
+		Example: `  drawbridge whoami
+  drawbridge whoami -o json`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client()

@@ -27,6 +27,9 @@ or fails. Each delivery is signed with the webhook's secret in the header
 Failed deliveries are retried with exponential backoff; after the server's
 --webhook-max-attempts failures they are dead ("webhook deliveries --dead")
 until retried ("webhook retry"). See the README's Notifications section.`,
+		Example: `  drawbridge webhook create --url https://hooks.example.com/drawbridge --secret-file hook.secret
+  drawbridge webhook list
+  drawbridge webhook deliveries --dead`,
 	}
 	cmd.AddCommand(newWebhookCreateCmd(e), newWebhookListCmd(e), newWebhookDeleteCmd(e),
 		newWebhookTestCmd(e), newWebhookDeliveriesCmd(e), newWebhookRetryCmd(e))
@@ -91,7 +94,9 @@ Events (default all): ` + strings.Join(kindNames(), ", ") + `.`,
 }
 
 func newWebhookListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs,
+		Example: `  drawbridge webhook list
+  drawbridge webhook list -o json`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Webhooks, "ID\tURL\tFORMAT\tEVENTS\tCREATED BY", func(w d.Webhook) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", w.ID, w.URL, w.Format, joinKindList(w.Kinds), w.CreatedBy)
@@ -100,7 +105,8 @@ func newWebhookListCmd(e *env) *cobra.Command {
 }
 
 func newWebhookDeleteCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1)}
+	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1),
+		Example: `  drawbridge webhook delete whk_0123456789abcdef`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := cf.client()

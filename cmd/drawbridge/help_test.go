@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// commands returns every command of the tree under root, root included.
+func commands(root *cobra.Command) []*cobra.Command {
+	out := []*cobra.Command{root}
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		out = append(out, commands(c)...)
+	}
+	return out
+}
+
+func testRoot() *cobra.Command {
+	return newRoot(&env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
+}
+
+// TestEveryCommandHasAnExample: --help of every command shows how to use it.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	for _, c := range commands(testRoot()) {
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%q has no Example", c.CommandPath())
+		} else if !strings.Contains(c.Example, "drawbridge ") {
+			t.Errorf("%q: Example does not show a command line: %q", c.CommandPath(), c.Example)
+		}
+	}
+}
+
+// TestUnknownSubcommand: a mistyped command exits non-zero and suggests
+// the right one, at the top level and in every command group.
+func TestUnknownSubcommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tokn"}, "Did you mean this?"},
+		{[]string{"nonsense"}, `unknown command "nonsense"`},
+		{[]string{"token", "lst"}, `unknown command "lst" for "drawbridge token"; did you mean list?`},
+		{[]string{"webhook", "delet"}, "did you mean delete?"},
+		{[]string{"join-token", "frobnicate"}, `unknown command "frobnicate" for "drawbridge join-token"`},
+		{[]string{"policy", "enabel", "web-1"}, "did you mean enable?"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }}
+		if code := runEnv(t.Context(), e, tt.args); code == 0 || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", tt.args, code, stderr.String(), tt.want)
+		}
+	}
+	// A bare group prints its help and succeeds.
+	var stdout bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: io.Discard, getenv: func(string) string { return "" }}
+	if code := runEnv(t.Context(), e, []string{"token"}); code != 0 {
+		t.Errorf("drawbridge token: exit %d", code)
+	}
+}
