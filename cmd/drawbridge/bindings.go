@@ -63,8 +63,7 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 		if err := c.BindingDelete(cmd.Context(), args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-		return nil
+		return printOutcome(e, df, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd
@@ -124,8 +123,7 @@ func newRoleCmd(e *env) *cobra.Command {
 		if err := c.RoleDelete(cmd.Context(), d.Role(args[0])); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
-		return nil
+		return printOutcome(e, df, map[string]string{"deleted": args[0]}, "deleted role "+args[0])
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd

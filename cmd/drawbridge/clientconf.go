@@ -99,6 +99,16 @@ func escapeJSON(b []byte) []byte {
 	return out.Bytes()
 }
 
+// printOutcome prints what a command did when it returns no resource (a
+// delete, a revoke): text, or with -o json the object v.
+func printOutcome(e *env, cf *clientFlags, v any, text string) error {
+	if cf.json() {
+		return printJSON(e.stdout, v)
+	}
+	_, err := fmt.Fprintln(e.stdout, text)
+	return err
+}
+
 // listRunE is the RunE of a command that fetches a list and prints it as
 // JSON (-o json) or as a table: header, then one tab-separated row per item.
 func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context.Context) ([]T, error), header string, row func(T) string) func(*cobra.Command, []string) error {

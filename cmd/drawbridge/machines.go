@@ -72,8 +72,7 @@ their end times and its protected ports stay closed: run
 		if err := c.MachineDelete(cmd.Context(), args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted machine %s\n", args[0])
-		return nil
+		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted machine "+args[0])
 	}
 	return cmd
 }

@@ -133,8 +133,7 @@ func newPolicyDeleteCmd(e *env) *cobra.Command {
 		if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-		return nil
+		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 	}
 	return cmd
 }

@@ -105,8 +105,7 @@ func newTokenCmd(e *env) *cobra.Command {
 		if err := c.TokenRevoke(cmd.Context(), d.TokenID(args[0])); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
-		return nil
+		return printOutcome(e, rf, map[string]string{"revoked": args[0]}, "revoked "+args[0])
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd

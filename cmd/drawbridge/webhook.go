@@ -116,8 +116,7 @@ func newWebhookDeleteCmd(e *env) *cobra.Command {
 		if err := c.WebhookDelete(cmd.Context(), d.WebhookID(args[0])); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-		return nil
+		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 	}
 	return cmd
 }
