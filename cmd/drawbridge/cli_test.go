@@ -327,3 +327,14 @@ func TestExtendThenDoneTwice(t *testing.T) {
 		t.Errorf("revoke after done: exit %d: %s", code, errOut)
 	}
 }
+
+// TestJoinTokenCreatePrintsAgentLine: the printed agent command line uses
+// the agent's own default data directory (as the README does).
+func TestJoinTokenCreatePrintsAgentLine(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	code, out, errOut := cli(t, s.vars, nil, "join-token", "create")
+	if code != 0 || !strings.Contains(out, "drawbridge agent --server "+s.addr+" --join-token jtk_") || !strings.Contains(out, " --data-dir "+agentDataDir+"\n") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,5 +64,52 @@ func TestUnknownSubcommand(t *testing.T) {
 	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: io.Discard, getenv: func(string) string { return "" }}
 	if code := runEnv(t.Context(), e, []string{"token"}); code != 0 {
 		t.Errorf("drawbridge token: exit %d", code)
+	}
+}
+
+// TestStartBanner: the server's first words give absolute paths and the
+// next commands, even for a relative --data-dir.
+func TestStartBanner(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := startBanner("[::]:8443", "127.0.0.1:8443", "sqlite", "data", "sha256:abc", true)
+	ca, tok := filepath.Join(wd, "data", "ca.pem"), filepath.Join(wd, "data", "admin.token")
+	for _, want := range []string{
+		"listening on https://[::]:8443 (database: sqlite)",
+		"first start",
+		"CA certificate  " + ca + "   pin sha256:abc",
+		"export DRAWBRIDGE_ADDR=https://127.0.0.1:8443 DRAWBRIDGE_CACERT=" + ca + " DRAWBRIDGE_TOKEN=$(cat " + tok + ")",
+		"drawbridge join-token create",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("banner lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, " data/") {
+		t.Errorf("banner has a relative path:\n%s", got)
+	}
+}
+
+// TestJoinTokenCommandMatchesREADME: the agent command line join-token
+// create prints uses the data directory the README and the systemd unit use.
+func TestJoinTokenCommandMatchesREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dir = "--data-dir " + agentDataDir
+	if !strings.Contains(string(readme), dir) {
+		t.Errorf("README does not show %q", dir)
+	}
+	var agent *cobra.Command
+	for _, c := range testRoot().Commands() {
+		if c.Name() == "agent" {
+			agent = c
+		}
+	}
+	if got := agent.Flags().Lookup("data-dir").DefValue; got != agentDataDir {
+		t.Errorf("agent --data-dir default %q, want %q", got, agentDataDir)
 	}
 }

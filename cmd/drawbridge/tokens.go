@@ -43,8 +43,8 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, map[string]any{"token": tok, "ca_pin": pin, "info": info})
 		}
-		fmt.Fprintf(e.stdout, "join token (shown once, valid until %s, %d use(s)):\n  %s\n\nrun on each machine, as root:\n  drawbridge agent --server %s --join-token %s --ca-pin %s --data-dir /var/lib/drawbridge-agent\n",
-			info.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z"), info.MaxUses, tok, cf.addr, tok, pin)
+		fmt.Fprintf(e.stdout, "join token (shown once, valid until %s, %d use(s)):\n  %s\n\nrun on each machine, as root:\n  drawbridge agent --server %s --join-token %s --ca-pin %s --data-dir %s\n",
+			info.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z"), info.MaxUses, tok, cf.addr, tok, pin, agentDataDir)
 		return nil
 	}
 	cmd.AddCommand(create)
