@@ -56,7 +56,7 @@ func TestOutputJSONEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	var created struct {
-		binding, token, webhook string
+		binding, token, webhook, joinToken string
 	}
 
 	// Each case is run in order; args may use what earlier cases created.
@@ -81,7 +81,10 @@ func TestOutputJSONEverywhere(t *testing.T) {
 		{path: "revoke", args: func() []string { return []string{"revoke", string(toRevoke)} }},
 		{path: "request", vars: alice, args: func() []string { return []string{"request", "web1", "--port", "22", "--duration", "5m", "--wait"} }},
 		{path: "requests", args: func() []string { return []string{"requests"} }},
-		{path: "join-token create", args: func() []string { return []string{"join-token", "create"} }},
+		{path: "join-token create", args: func() []string { return []string{"join-token", "create"} },
+			keep: func(b []byte) { created.joinToken = field(t, b, "info", "id") }},
+		{path: "join-token list", args: func() []string { return []string{"join-token", "list"} }},
+		{path: "join-token revoke", args: func() []string { return []string{"join-token", "revoke", created.joinToken} }},
 		{path: "label", args: func() []string { return []string{"label", "web1", "env=dev"} }},
 		{path: "logout", vars: map[string]string{"DRAWBRIDGE_TOKEN_FILE": filepath.Join(t.TempDir(), "none")}, args: func() []string { return []string{"logout"} }},
 		{path: "machines", args: func() []string { return []string{"machines"} }},
