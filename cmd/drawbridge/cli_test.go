@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -244,6 +245,31 @@ func TestRequestWaitThroughApproval(t *testing.T) {
 		}
 		if strings.Contains(r.stdout, "until \n") || !strings.Contains(r.stdout, string(id)+" denied by admin: no ticket") {
 			t.Errorf("a denied request printed:\n%s", r.stdout)
+		}
+	})
+	t.Run("ssh waits for approval too", func(t *testing.T) {
+		errOut := newSignalWriter("pending approval by role:admin")
+		argv := make(chan []string, 1)
+		done := make(chan int, 1)
+		go func() {
+			e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: errOut, getenv: func(k string) string { return alice[k] },
+				execve: func(a []string) error { argv <- a; return nil }}
+			done <- runEnv(t.Context(), e, []string{"ssh", "web1", "--duration", "10m", "--", "-A"})
+		}()
+		select {
+		case <-errOut.seen:
+		case code := <-done:
+			t.Fatalf("ssh exited %d before approval:\n%s", code, errOut)
+		}
+		id := pendingID(t)
+		if _, err := s.admin.Approve(t.Context(), id, d.DecisionInput{Reason: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		if code := <-done; code != 0 {
+			t.Fatalf("ssh exited %d:\n%s", code, errOut)
+		}
+		if got := strings.Join(<-argv, " "); got != "ssh -p 22 -A 127.0.0.1" {
+			t.Errorf("ran %q", got)
 		}
 	})
 	t.Run("not approved in time", func(t *testing.T) {

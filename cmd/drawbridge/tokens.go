@@ -87,6 +87,7 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, map[string]any{"actor": a, "actions": acts})
 		}
+		escapeStrings(&a)
 		s := make([]string, len(acts))
 		for i, x := range acts {
 			s[i] = string(x)
