@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
 )
 
 // commands returns every command of the tree under root, root included.
@@ -111,5 +113,22 @@ func TestJoinTokenCommandMatchesREADME(t *testing.T) {
 	}
 	if got := agent.Flags().Lookup("data-dir").DefValue; got != agentDataDir {
 		t.Errorf("agent --data-dir default %q, want %q", got, agentDataDir)
+	}
+}
+
+// TestTokenCreateHelpListsEveryRole: --role's help names every built-in role.
+func TestTokenCreateHelpListsEveryRole(t *testing.T) {
+	var stdout bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: io.Discard, getenv: func(string) string { return "" }}
+	root := newRoot(e)
+	root.SetOut(&stdout)
+	root.SetArgs([]string{"token", "create", "--help"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d.Roles() {
+		if !strings.Contains(stdout.String(), string(r)) {
+			t.Errorf("token create --help does not name role %s:\n%s", r, stdout.String())
+		}
 	}
 }
