@@ -17,10 +17,11 @@ import (
 // events over the request's first state, as its request.created event
 // recorded it, and keeps from r only what does not change (targets, sources,
 // approval rule) and what the events do not carry (apply latencies, usage of
-// ended grants). Decisions after the last event are dropped. AsOf is pure;
-// r is not changed.
+// ended grants). Decisions after the last event are dropped. Without the
+// request.created event (pruned from the log) there is nothing to replay
+// from, and r is returned as it is. AsOf is pure; r is not changed.
 func AsOf(r *d.Request, history []d.Event) *d.Request {
-	if r == nil || len(history) == 0 {
+	if r == nil || len(history) == 0 || history[0].Action != d.EvRequestCreated {
 		return r
 	}
 	at := history[len(history)-1].Time
