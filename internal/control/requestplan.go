@@ -154,6 +154,22 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 	return pl, nil
 }
 
+// checkSupported refuses (Conflict, see Machine.CheckSupported) when a
+// machine of r cannot enforce JIT any more, so r is not granted where it
+// would sit applying forever.
+func checkSupported(tx *store.Tx, r *d.Request, doing string) error {
+	ms, _, err := requestMachines(tx, r)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := m.CheckSupported(doing); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RequestCreate checks a request against each machine's policy and, if every
 // target passes, records it. With automatic approval the access window
 // starts now and the grants go to the agents at once; with manual approval

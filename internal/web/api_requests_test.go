@@ -279,6 +279,24 @@ func TestUnsupportedMachineRefuses(t *testing.T) {
 	wantError(t, e.call(t, "POST", "/api/v1/machines/win/policy/enable", e.admin, nil), http.StatusConflict, d.Conflict, "")
 	decode(t, e.call(t, "POST", "/api/v1/machines/broken/policy/disable", e.admin, nil), http.StatusOK, nil)
 
+	// A request that was pending when its machine became unsupported is
+	// not approved into a grant that could never open.
+	late := e.enroll(t, "late")
+	manual := &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 1}}}
+	if _, err := e.adminC.PolicySet(t.Context(), "late", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: manual}); err != nil {
+		t.Fatal(err)
+	}
+	pending := e.request(t, requester, d.RequestInput{Targets: ports("late", 22), Source: "10.1.2.3"})
+	if err := late.c.ReportInventory(t.Context(), late.id, d.Inventory{Hostname: "late", OS: "linux", AgentVersion: "test", FirewallError: "nft: permission denied"}); err != nil {
+		t.Fatal(err)
+	}
+	before = e.snapshot(t)
+	got = wantError(t, e.call(t, "POST", "/api/v1/requests/"+string(pending.ID)+"/approve", e.admin, d.DecisionInput{Reason: "ok"}), http.StatusConflict, d.Conflict, "")
+	if !strings.Contains(got.Message, "cannot approve: machine late is unsupported (no usable nftables: nft: permission denied)") {
+		t.Errorf("message %q", got.Message)
+	}
+	e.wantUnchanged(t, before)
+
 	// Offline (never polled, here) is not unsupported: accepted as before.
 	e.enroll(t, "away")
 	e.policy(t, "away", d.RuleInput{Port: 22})
