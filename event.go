@@ -40,6 +40,7 @@ const (
 	EvTokenRevoked       = "token.revoked"
 	EvJoinTokenCreated   = "jointoken.created"
 	EvJoinTokenUsed      = "jointoken.used"
+	EvJoinTokenRevoked   = "jointoken.revoked"
 	EvMachineEnrolled    = "machine.enrolled"
 	EvMachineRenewed     = "machine.certificate_renewed"
 	EvMachineApplyFailed = "machine.apply_failed"

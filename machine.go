@@ -59,11 +59,10 @@ func (s MachineStatus) Valid() bool { return slices.Contains(MachineStatuses, s)
 // Status classifies m given its policy (nil for none) at now. An agent not
 // seen for longer than offlineAfter is Unsupported with that reason.
 func (m *Machine) Status(p *Policy, now time.Time, offlineAfter time.Duration) (MachineStatus, string) {
+	if why := m.UnsupportedReason(); why != "" {
+		return Unsupported, why
+	}
 	switch {
-	case m.Inventory.FirewallError != "":
-		return Unsupported, "no usable nftables: " + m.Inventory.FirewallError
-	case m.Inventory.OS != "" && m.Inventory.OS != "linux":
-		return Unsupported, "agent runs only on Linux; use a gateway for " + m.Inventory.OS
 	case m.LastSeen.IsZero():
 		return Unsupported, "agent never connected"
 	case now.Sub(m.LastSeen) > offlineAfter:
@@ -72,6 +71,31 @@ func (m *Machine) Status(p *Policy, now time.Time, offlineAfter time.Duration) (
 		return Configured, ""
 	}
 	return NotConfigured, ""
+}
+
+// UnsupportedReason says why m's host cannot enforce JIT at all, as its
+// agent last reported: no usable nftables, or not Linux (which needs a
+// gateway). It is "" when the host can. An agent that is merely offline is
+// not unsupported in this sense: its grants apply when it returns.
+func (m *Machine) UnsupportedReason() string {
+	switch {
+	case m.Inventory.FirewallError != "":
+		return "no usable nftables: " + m.Inventory.FirewallError
+	case m.Inventory.OS != "" && m.Inventory.OS != "linux":
+		return "agent runs only on Linux; use a gateway for " + m.Inventory.OS
+	}
+	return ""
+}
+
+// CheckSupported returns a Conflict naming the reason when m's host cannot
+// enforce JIT (see UnsupportedReason), so that nothing is granted or enabled
+// there that could never open. doing names the refused action ("request
+// access").
+func (m *Machine) CheckSupported(doing string) error {
+	if why := m.UnsupportedReason(); why != "" {
+		return &Error{Kind: Conflict, Message: fmt.Sprintf("cannot %s: machine %s is unsupported (%s)", doing, m.Name, why)}
+	}
+	return nil
 }
 
 // Online reports whether the agent was seen within window.

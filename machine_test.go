@@ -143,3 +143,36 @@ func TestValidateLabels(t *testing.T) {
 		})
 	}
 }
+
+func TestMachineCheckSupported(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		m          d.Machine
+		wantReason string // empty: supported
+	}{
+		{"linux with nftables", d.Machine{Name: "a", Inventory: d.Inventory{OS: "linux", Firewall: "nftables"}, LastSeen: now}, ""},
+		{"offline is still supported", d.Machine{Name: "a", Inventory: d.Inventory{OS: "linux", Firewall: "nftables"}}, ""},
+		{"os not reported yet", d.Machine{Name: "a"}, ""},
+		{"no nftables", d.Machine{Name: "a", Inventory: d.Inventory{OS: "linux", FirewallError: "kernel lacks nf_tables"}}, "no usable nftables: kernel lacks nf_tables"},
+		{"not linux", d.Machine{Name: "a", Inventory: d.Inventory{OS: "windows"}}, "use a gateway for windows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.m.CheckSupported("request access")
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Fatalf("CheckSupported = %v, want nil", err)
+				}
+				return
+			}
+			if d.ErrorKind(err) != d.Conflict || !strings.Contains(err.Error(), tt.wantReason) || !strings.Contains(err.Error(), "machine a is unsupported") {
+				t.Errorf("CheckSupported = %v (%s), want a Conflict naming %q", err, d.ErrorKind(err), tt.wantReason)
+			}
+			// The machine list shows the same reason.
+			if st, why := tt.m.Status(nil, now, time.Hour); st != d.Unsupported || !strings.Contains(err.Error(), why) {
+				t.Errorf("Status = %s %q, not the reason of %v", st, why, err)
+			}
+		})
+	}
+}

@@ -231,7 +231,7 @@ type Notification struct {
 	Reason    string           `json:"reason,omitempty"`
 	TargetIDs []TargetID       `json:"target_ids,omitempty"` // per-target kinds: the targets concerned
 	Details   json.RawMessage  `json:"details,omitempty"`    // the audit event's details
-	Request   *Request         `json:"request,omitempty"`    // the request as it was when the notification was queued
+	Request   *Request         `json:"request,omitempty"`    // the request as the event left it
 }
 
 // Audit actions of webhook administration (see event.go for the others).

@@ -182,6 +182,20 @@ func revokeGrantsQuery(revokeGrants bool) url.Values {
 	return q
 }
 
+// JoinTokens lists agent join tokens (never their secrets), newest first.
+func (c *Client) JoinTokens(ctx context.Context) ([]d.JoinToken, error) {
+	var out struct {
+		JoinTokens []d.JoinToken `json:"join_tokens"`
+	}
+	err := c.Do(ctx, "GET", "/api/v1/join-tokens", nil, nil, &out)
+	return out.JoinTokens, err
+}
+
+// JoinTokenRevoke ends an agent join token at once.
+func (c *Client) JoinTokenRevoke(ctx context.Context, id d.JoinTokenID) error {
+	return c.Do(ctx, "DELETE", "/api/v1/join-tokens/"+url.PathEscape(string(id)), nil, nil, nil)
+}
+
 // JoinTokenCreate creates an agent join token; the secret is returned once.
 // It also returns the CA pin agents must pass as --ca-pin.
 func (c *Client) JoinTokenCreate(ctx context.Context, in JoinTokenInput) (token, caPin string, info *d.JoinToken, err error) {

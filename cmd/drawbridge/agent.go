@@ -23,6 +23,10 @@ type agentFlags struct {
 	usageInterval                           time.Duration
 }
 
+// agentDataDir is the agent's default data directory, the one the README,
+// the systemd unit and the command printed by join-token create use.
+const agentDataDir = "/var/lib/drawbridge-agent"
+
 func newAgentCmd(e *env) *cobra.Command {
 	f := &agentFlags{}
 	cmd := &cobra.Command{
@@ -45,7 +49,7 @@ Grants close in the kernel at their end time even if the agent is stopped.
 	fl.StringVar(&f.caPin, "ca-pin", "", "sha256:… pin of the server's CA (only to enroll)")
 	fl.StringVar(&f.name, "name", "", "machine name (default: the hostname)")
 	fl.StringSliceVar(&f.labels, "labels", nil, "labels key=value, comma separated (at enrollment)")
-	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/drawbridge-agent", "directory for the agent's key and certificate")
+	fl.StringVar(&f.dataDir, "data-dir", agentDataDir, "directory for the agent's key and certificate")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "remove Drawbridge's nftables table from this host and exit")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.DurationVar(&f.usageInterval, "usage-interval", 5*time.Second, "how often to read the grants' traffic counters and report what changed (the precision of \"last used\" and of idle close)")

@@ -16,7 +16,9 @@ func newApprovalsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "approvals",
 		Short: "List the requests (and extensions) waiting for your decision",
-		Args:  cobra.NoArgs,
+		Example: `  drawbridge approvals
+  drawbridge approvals -o json`,
+		Args: cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -31,6 +33,7 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, rs)
 		}
+		escapeStrings(&rs)
 		if len(rs) == 0 {
 			fmt.Fprintln(e.stdout, "nothing waits for your approval")
 			return nil
@@ -92,12 +95,24 @@ func newDoneCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "done REQUEST_ID",
 		Short: "End your own access early: you are done",
-		Args:  cobra.ExactArgs(1),
+		Long: `End your own access early: the ports close now for you. Run on a request
+that has already ended (expired, revoked, denied or done before), it says how
+and when it ended, by whom, and exits 0: there is nothing left to close.`,
+		Example: `  drawbridge done req_…`,
+		Args:    cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
+	verb := requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
 		return c.Done(ctx, id)
 	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := verb(cmd, args)
+		if de := d.AsError(err); de != nil && de.Kind == d.Conflict {
+			fmt.Fprintln(e.stdout, safe(de.Message)+"; nothing left to close")
+			return nil
+		}
+		return err
+	}
 	return cmd
 }
 

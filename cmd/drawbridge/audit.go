@@ -28,8 +28,8 @@ func newAuditCmd(e *env) *cobra.Command {
 (any number of events in constant memory). Needs the audit/read action
 (roles admin and auditor).
 
-Output: table (default), json or jsonl (one event per line, JSON Lines, with
-the hashes: the form 'audit verify --file' checks), or csv (UTF-8 with BOM,
+Output: table (default), json (one JSON array), jsonl (one event per line,
+JSON Lines, with the hashes: the form 'audit verify --file' checks), or csv (UTF-8 with BOM,
 a header row, RFC 4180 quoting; a cell that starts with = + - @ TAB or CR
 gets a leading apostrophe so that spreadsheets do not run it as a formula).
 
@@ -48,7 +48,7 @@ that touched it. --user matches the actor's subject (token:tok_…) or name.`,
 	cf := addClientFlags(cmd)
 	cf.extraOutputs = []string{"csv", "jsonl"}
 	cf.streaming = true
-	cmd.Flags().Lookup("output").Usage = "output format: table, json (JSON Lines), jsonl or csv"
+	cmd.Flags().Lookup("output").Usage = "output format: table, json (one array), jsonl (JSON Lines, streaming) or csv"
 	fl := cmd.Flags()
 	fl.StringVar(&q.Machine, "machine", "", "only events about this machine (name or ID)")
 	fl.StringVar(&q.User, "user", "", "only events by this user (actor name or subject)")
@@ -65,20 +65,25 @@ that touched it. --user matches the actor's subject (token:tok_…) or name.`,
 		q.Request = d.RequestID(request)
 		format := cf.output
 		if format == "json" || format == "table" {
-			format = "jsonl"
+			format = "jsonl" // read as a stream, printed as a table or one array
 		}
 		body, err := c.EventsExport(cmd.Context(), q, format)
 		if err != nil {
 			return err
 		}
 		defer body.Close()
-		if cf.output != "table" {
-			if _, err := io.Copy(e.stdout, body); err != nil {
-				return fmt.Errorf("export cut short: %w", err)
-			}
-			return nil
+		switch cf.output {
+		case "table":
+			return printEventTable(e.stdout, body)
+		case "json":
+			return printEventArray(e.stdout, body)
+		case "jsonl":
+			return copyJSONL(e.stdout, body)
 		}
-		return printEventTable(e.stdout, body)
+		if _, err := io.Copy(e.stdout, body); err != nil {
+			return fmt.Errorf("export cut short: %w", err)
+		}
+		return nil
 	}
 	cmd.AddCommand(newAuditVerifyCmd(e), newAuditHeadCmd(e))
 	return cmd
@@ -92,6 +97,7 @@ func printEventTable(w io.Writer, r io.Reader) error {
 	fmt.Fprintln(tw, header)
 	n := 0
 	err := audit.ReadJSONL(r, func(ev *d.Event) error {
+		escapeStrings(ev)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, ts8601(ev.Time), orDash(ev.ActorName), orDash(ev.ActorSource), ev.Action, ev.Target, ev.Result, oneLine(ev.Reason))
 		if n++; n%500 == 0 {
 			return tw.Flush()
@@ -105,6 +111,57 @@ func printEventTable(w io.Writer, r io.Reader) error {
 		return fmt.Errorf("export cut short: %w", err)
 	}
 	return nil
+}
+
+// printEventArray prints a JSON Lines stream as one JSON array, an event at
+// a time, so memory stays flat.
+func printEventArray(w io.Writer, r io.Reader) error {
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	n := 0
+	err := audit.ReadJSONL(r, func(ev *d.Event) error {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if n++; n == 1 {
+			sep = "\n  "
+		}
+		_, err = io.WriteString(w, sep+string(escapeJSON(b)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("export cut short: %w", err)
+	}
+	end := "]\n"
+	if n > 0 {
+		end = "\n]\n"
+	}
+	_, err = io.WriteString(w, end)
+	return err
+}
+
+// copyJSONL copies a JSON Lines stream line by line, escaping what a
+// terminal could act on (see escapeJSON; each line stays the same JSON, so
+// 'audit verify --file' still checks it).
+func copyJSONL(w io.Writer, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if _, werr := w.Write(escapeJSON(line)); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("export cut short: %w", err)
+		}
+	}
 }
 
 func oneLine(s string) string {
@@ -230,6 +287,7 @@ func verifyFile(path string, head *d.AuditHead) (*d.AuditReport, error) {
 }
 
 func printReport(w io.Writer, r *d.AuditReport, head *d.AuditHead) {
+	escapeStrings(r)
 	if r.OK {
 		fmt.Fprintf(w, "OK: %d events verified", r.Checked)
 		if r.Checked > 0 {
@@ -290,6 +348,7 @@ to that event was not rewritten. With --cacert the signature is checked here.`,
 		if cf.json() {
 			return printJSON(e.stdout, h)
 		}
+		escapeStrings(h)
 		fmt.Fprintf(e.stdout, "event      %d\nhash       %s\ntime       %s\nsignature  %s\nca pin     %s\n", h.ID, h.Hash, ts8601(h.Time), sig, orDash(h.CAPin))
 		return nil
 	}

@@ -11,7 +11,10 @@ import (
 )
 
 func newBindingCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "binding", Short: "Bind users, groups or tokens to roles at a scope"}
+	cmd := &cobra.Command{Use: "binding", Short: "Bind users, groups or tokens to roles at a scope",
+		Example: `  drawbridge binding create --subject group:oncall --role approver --scope env=prod
+  drawbridge binding list
+  drawbridge binding delete bnd_…`}
 	var in d.BindingInput
 	create := &cobra.Command{
 		Use:   "create --subject SUBJECT --role ROLE [--scope SCOPE]",
@@ -42,7 +45,9 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 		fmt.Fprintf(e.stdout, "%s: %s has role %s at scope %s\n", b.ID, b.Subject, b.Role, b.Scope)
 		return nil
 	}
-	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs}
+	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs,
+		Example: `  drawbridge binding list
+  drawbridge binding list -o json`}
 	lf := addClientFlags(list)
 	list.RunE = listRunE(e, lf, (*client.Client).Bindings, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY", func(b d.Binding) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
@@ -82,7 +87,10 @@ its members; end each person's requests).`,
 }
 
 func newRoleCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "role", Short: "List roles and manage custom roles"}
+	cmd := &cobra.Command{Use: "role", Short: "List roles and manage custom roles",
+		Example: `  drawbridge role list
+  drawbridge role create db-operator --action requests/initiate --action machines/read
+  drawbridge role delete db-operator`}
 	var actions []string
 	create := &cobra.Command{
 		Use:     "create NAME --action ACTION...",
@@ -111,7 +119,8 @@ func newRoleCmd(e *env) *cobra.Command {
 		fmt.Fprintf(e.stdout, "role %s: %s\n", out.Name, joinActions(out.Actions))
 		return nil
 	}
-	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs}
+	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs,
+		Example: `  drawbridge role list`}
 	lf := addClientFlags(list)
 	list.RunE = listRunE(e, lf, (*client.Client).Roles, "ROLE\tKIND\tACTIONS", func(r client.RoleInfo) string {
 		kind := "custom"
@@ -120,7 +129,8 @@ func newRoleCmd(e *env) *cobra.Command {
 		}
 		return fmt.Sprintf("%s\t%s\t%s", r.Name, kind, joinActions(r.Actions))
 	})
-	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1)}
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1),
+		Example: `  drawbridge role delete db-operator`}
 	df := addClientFlags(del)
 	del.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := df.client()
@@ -130,8 +140,7 @@ func newRoleCmd(e *env) *cobra.Command {
 		if err := c.RoleDelete(cmd.Context(), d.Role(args[0])); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
-		return nil
+		return printOutcome(e, df, map[string]string{"deleted": args[0]}, "deleted role "+args[0])
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd

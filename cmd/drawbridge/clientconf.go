@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -68,10 +69,44 @@ func (f *clientFlags) client() (*client.Client, error) {
 
 func (f *clientFlags) json() bool { return f.output == "json" }
 
+// printJSON prints v as one indented JSON document. encoding/json escapes
+// C0 controls itself; DEL, C1 controls and bidi overrides, which it leaves
+// raw, are written as \u escapes too (the same JSON value), so not even -o
+// json puts a terminal control sequence from stored data on the screen.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(escapeJSON(b), '\n'))
+	return err
+}
+
+// escapeJSON rewrites the DEL, C1, bidi and separator characters that
+// encoding/json leaves raw in b (JSON text) as \u escapes: the same JSON.
+func escapeJSON(b []byte) []byte {
+	if !needsEscape(string(b)) {
+		return b
+	}
+	var out bytes.Buffer
+	for _, r := range string(b) {
+		if r >= 0x7f && unsafeRune(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.WriteRune(r)
+		}
+	}
+	return out.Bytes()
+}
+
+// printOutcome prints what a command did when it returns no resource (a
+// delete, a revoke): text, or with -o json the object v.
+func printOutcome(e *env, cf *clientFlags, v any, text string) error {
+	if cf.json() {
+		return printJSON(e.stdout, v)
+	}
+	_, err := fmt.Fprintln(e.stdout, text)
+	return err
 }
 
 // listRunE is the RunE of a command that fetches a list and prints it as
@@ -89,6 +124,7 @@ func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context
 		if cf.json() {
 			return printJSON(e.stdout, items)
 		}
+		escapeStrings(&items)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, header)
 		for _, it := range items {

@@ -98,6 +98,7 @@ The token is saved to the user config directory's drawbridge/token (mode
 		if cf.json() {
 			return printJSON(e.stdout, map[string]any{"user": s.User, "groups": s.Groups, "expires_at": s.ExpiresAt, "token_file": path})
 		}
+		escapeStrings(s)
 		groups := ""
 		if len(s.Groups) > 0 {
 			groups = " (groups " + strings.Join(s.Groups, ", ") + ")"
@@ -228,8 +229,7 @@ remove the saved token. API tokens are not affected.`,
 			return err
 		}
 		if tok == "" {
-			fmt.Fprintf(e.stdout, "not signed in (no session saved at %s)\n", path)
-			return nil
+			return printOutcome(e, cf, map[string]any{"signed_out": false, "token_file": path}, "not signed in (no session saved at "+path+")")
 		}
 		cf.token = tok // the saved session, not DRAWBRIDGE_TOKEN
 		var revokeErr error
@@ -241,16 +241,17 @@ remove the saved token. API tokens are not affected.`,
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove saved session: %w", err)
 		}
+		out := map[string]any{"signed_out": true, "token_file": path}
 		switch {
 		case revokeErr == nil:
-			fmt.Fprintf(e.stdout, "signed out; removed %s\n", path)
+			return printOutcome(e, cf, out, "signed out; removed "+path)
 		case d.ErrorKind(revokeErr) == d.Unauthenticated:
-			fmt.Fprintf(e.stdout, "the session had already ended; removed %s\n", path)
-		default:
-			fmt.Fprintf(e.stdout, "removed %s\n", path)
-			return fmt.Errorf("the server did not revoke the session (it ends at its expiry): %s", describe(revokeErr))
+			return printOutcome(e, cf, out, "the session had already ended; removed "+path)
 		}
-		return nil
+		if err := printOutcome(e, cf, out, "removed "+path); err != nil {
+			return err
+		}
+		return fmt.Errorf("the server did not revoke the session (it ends at its expiry): %s", describe(revokeErr))
 	}
 	return cmd
 }

@@ -42,14 +42,20 @@ func (b *lockedBuffer) String() string {
 // iss, and returns its address and data directory.
 func oidcServer(t *testing.T, iss *oidctest.Issuer) (addr, dataDir string) {
 	t.Helper()
+	return startServer(t, "--oidc-issuer", iss.URL, "--oidc-client-id", iss.ClientID, "--session-ttl", "1h")
+}
+
+// startServer runs `drawbridge server` in-process on a fresh data directory
+// with extra flags, and returns its address and data directory.
+func startServer(t *testing.T, extra ...string) (addr, dataDir string) {
+	t.Helper()
 	dataDir = t.TempDir()
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, getenv: func(string) string { return "" }}
 	go func() {
-		done <- runEnv(ctx, e, []string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn",
-			"--oidc-issuer", iss.URL, "--oidc-client-id", iss.ClientID, "--session-ttl", "1h"})
+		done <- runEnv(ctx, e, append([]string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...))
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -30,6 +30,7 @@ func newMachinesCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, ms)
 		}
+		escapeStrings(&ms)
 		now := time.Now()
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATUS\tPORTS\tGRANTS\tAPPROVED 7D\tLAST ACCESS\tLAST USER\tONLINE\tLAST SEEN\tID\tREASON")
@@ -71,8 +72,7 @@ their end times and its protected ports stay closed: run
 		if err := c.MachineDelete(cmd.Context(), args[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted machine %s\n", args[0])
-		return nil
+		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted machine "+args[0])
 	}
 	return cmd
 }

@@ -12,7 +12,10 @@ import (
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable, disable or delete a machine's (or a label selector's) JIT policy"}
+	cmd := &cobra.Command{Use: "policy", Short: "Show, set, enable, disable or delete a machine's (or a label selector's) JIT policy",
+		Example: `  drawbridge policy show web-1
+  drawbridge policy set web-1 --port 22/tcp --max-duration 3h
+  drawbridge policy list`}
 
 	set := &cobra.Command{
 		Use:   "set MACHINE | set --selector KEY=VALUE[,…]",
@@ -197,6 +200,7 @@ func printPolicy(e *env, cf *clientFlags, machine string, p *d.Policy) error {
 	if cf.json() {
 		return printJSON(e.stdout, p)
 	}
+	escapeStrings(p)
 	state := "enabled"
 	if !p.Enabled {
 		state = "disabled"

@@ -321,8 +321,7 @@ WARNING.`,
 			if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-			return nil
+			return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		}
 		out, err := c.PolicyDelete(cmd.Context(), args[0])
 		if err != nil {

@@ -49,6 +49,7 @@ func newRequestsCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, rs)
 		}
+		escapeStrings(&rs)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "REQUEST\tSTATUS\tREQUESTER\tMACHINE\tPORT\tSOURCE\tEND\tUSED\tREASON")
 		for _, r := range rs {

@@ -43,15 +43,16 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// describe renders an error as one clear line.
+// describe renders an error as one clear line. A drawbridge.Error's text
+// may come from the server, so it is shown through safe.
 func describe(err error) string {
 	if e := d.AsError(err); e != nil {
-		msg := e.Message
+		msg := safe(e.Message)
 		if msg == "" {
 			msg = string(e.Kind)
 		}
-		if e.Field != "" && !strings.Contains(msg, e.Field) {
-			msg += " [field " + e.Field + "]"
+		if e.Field != "" && !strings.Contains(msg, safe(e.Field)) {
+			msg += " [field " + safe(e.Field) + "]"
 		}
 		return msg
 	}
@@ -72,6 +73,10 @@ kernel closes them at the end time, even if Drawbridge itself is down.
 Client commands find the server and credentials in --addr, --token and
 --cacert, or in DRAWBRIDGE_ADDR, DRAWBRIDGE_TOKEN and DRAWBRIDGE_CACERT.
 Without a token they use the session saved by "drawbridge login".`,
+		Example: `  drawbridge server --data-dir ./data --listen 127.0.0.1:8443
+  drawbridge join-token create
+  drawbridge request web-1 --port 22 --duration 1h --wait
+  drawbridge ssh web-1`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
@@ -106,7 +111,32 @@ Without a token they use the session saved by "drawbridge login".`,
 		newLogoutCmd(e),
 		newVersionCmd(e),
 	)
+	refuseUnknown(root)
 	return root
+}
+
+// refuseUnknown makes every command group (a command that only holds
+// subcommands) fail on an unknown subcommand, with suggestions, as the root
+// does; bare, it prints its help.
+func refuseUnknown(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknown(c)
+	}
+	if cmd == cmd.Root() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return fmt.Errorf("%s (see %q)", msg, c.CommandPath()+" --help")
+	}
 }
 
 // flagsFromEnv fills each flag not given on the command line from
@@ -129,9 +159,10 @@ func flagsFromEnv(cmd *cobra.Command, getenv func(string) string) error {
 
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the version",
+		Example: `  drawbridge version`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(e.stdout, "drawbridge", version)
 			return nil

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,11 +179,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	if h, p, _ := net.SplitHostPort(addr); h == "::" || h == "0.0.0.0" {
 		clientAddr = net.JoinHostPort("127.0.0.1", p)
 	}
-	fmt.Fprintf(e.stderr, `drawbridge server listening on https://%s (database: %s)
-  CA certificate  %s   pin %s
-  admin token     %s
-  use it:         export DRAWBRIDGE_ADDR=https://%s DRAWBRIDGE_CACERT=%s DRAWBRIDGE_TOKEN=$(cat %s)
-`, addr, db.Dialect(), filepath.Join(f.dataDir, "ca.pem"), ca.Pin(), tokenPath, clientAddr, filepath.Join(f.dataDir, "ca.pem"), tokenPath)
+	fmt.Fprint(e.stderr, startBanner(addr, clientAddr, db.Dialect(), f.dataDir, ca.Pin(), admin != ""))
 
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
@@ -205,6 +202,27 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 		return nil
 	}
 	return err
+}
+
+// startBanner is what the server prints once it listens: where it is, the
+// files a client needs (absolute paths, so they work from any directory)
+// and the next commands to run.
+func startBanner(addr, clientAddr, dialect, dataDir, pin string, first bool) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	caPath, tokenPath := filepath.Join(dataDir, "ca.pem"), filepath.Join(dataDir, "admin.token")
+	var b strings.Builder
+	fmt.Fprintf(&b, "drawbridge server listening on https://%s (database: %s)\n", addr, dialect)
+	if first {
+		b.WriteString("  first start: created the CA and the first admin token\n")
+	}
+	fmt.Fprintf(&b, "  CA certificate  %s   pin %s\n  admin token     %s\n", caPath, pin, tokenPath)
+	fmt.Fprintf(&b, `next, in another shell:
+  export DRAWBRIDGE_ADDR=https://%s DRAWBRIDGE_CACERT=%s DRAWBRIDGE_TOKEN=$(cat %s)
+  drawbridge join-token create     # prints the command that enrolls a machine's agent
+`, clientAddr, caPath, tokenPath)
+	return b.String()
 }
 
 // writeSecretFile writes data to name with mode 0600 whatever existed there

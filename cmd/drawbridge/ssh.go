@@ -70,34 +70,15 @@ func openAccess(ctx context.Context, e *env, c *client.Client, machine string, f
 		host, _, _ = strings.Cut(m.Inventory.Addresses[0], "/")
 	}
 	in := d.RequestInput{Targets: []d.MachineTargets{{Machine: machine, Ports: []d.PortTarget{{Port: port}}}}, Duration: f.duration, Justification: f.reason}
-	r, err := c.RequestCreate(ctx, in, min(max(f.timeout, time.Second), 60*time.Second))
+	r, err := c.RequestCreate(ctx, in, applyWait(f.timeout))
 	if err != nil {
 		return "", 0, err
 	}
-	if r.Status == d.StatusPending {
-		fmt.Fprintf(e.stderr, "%s waits for approval (ask an approver: drawbridge approve %s)…\n", r.ID, r.ID)
-		deadline := time.Now().Add(f.approvalWait)
-		for r.Status == d.StatusPending || r.Status == d.StatusApplying {
-			if time.Now().After(deadline) {
-				return "", 0, fmt.Errorf("request %s was not approved within %s", r.ID, f.approvalWait)
-			}
-			if r, err = c.Request(ctx, r.ID, 20*time.Second); err != nil {
-				return "", 0, err
-			}
-			if r.Status == d.StatusPending {
-				select {
-				case <-ctx.Done():
-					return "", 0, ctx.Err()
-				case <-time.After(time.Second):
-				}
-			}
-		}
+	if r, err = awaitOpen(ctx, e, c, r, f.approvalWait, applyWait(f.timeout)); err != nil {
+		return "", 0, err
 	}
 	for _, t := range r.Targets {
-		if t.Status != d.StatusActive {
-			return "", 0, fmt.Errorf("request %s: %s %d/%s is %s: %s", r.ID, t.MachineName, t.Port, t.Protocol, t.Status, t.Reason)
-		}
-		fmt.Fprintf(e.stderr, "%s: %s %d/%s open for %s until %s (open in %s)\n", r.ID, t.MachineName, t.Port, t.Protocol, t.Source, ts8601(t.End), roundLatency(t.ApplyLatency.Std()))
+		fmt.Fprintf(e.stderr, "%s: %s %d/%s open for %s until %s (open in %s)\n", r.ID, safe(t.MachineName), t.Port, t.Protocol, t.Source, ts8601(t.End), roundLatency(t.ApplyLatency.Std()))
 	}
 	return host, port, nil
 }

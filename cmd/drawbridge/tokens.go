@@ -10,47 +10,11 @@ import (
 	"github.com/drawbridge/drawbridge/client"
 )
 
-func newJoinTokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "join-token", Short: "Manage agent join tokens"}
-	var ttl string
-	var uses int
-	var labels []string
-	create := &cobra.Command{
-		Use:     "create",
-		Short:   "Create a join token and print the agent command line to run",
-		Example: `  drawbridge join-token create --ttl 1h --uses 5 --labels env=prod`,
-		Args:    cobra.NoArgs,
-	}
-	cf := addClientFlags(create)
-	create.Flags().StringVar(&ttl, "ttl", "1h", "how long the token can be used")
-	create.Flags().IntVar(&uses, "uses", 1, "how many agents may enroll with it")
-	create.Flags().StringSliceVar(&labels, "labels", nil, "labels given to machines that enroll with it, key=value")
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		l, err := parseLabels(labels)
-		if err != nil {
-			return err
-		}
-		tok, pin, info, err := c.JoinTokenCreate(cmd.Context(), d.JoinTokenInput{TTL: ttl, Uses: uses, Labels: l})
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, map[string]any{"token": tok, "ca_pin": pin, "info": info})
-		}
-		fmt.Fprintf(e.stdout, "join token (shown once, valid until %s, %d use(s)):\n  %s\n\nrun on each machine, as root:\n  drawbridge agent --server %s --join-token %s --ca-pin %s --data-dir /var/lib/drawbridge-agent\n",
-			info.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z"), info.MaxUses, tok, cf.addr, tok, pin)
-		return nil
-	}
-	cmd.AddCommand(create)
-	return cmd
-}
-
 func newTokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation"}
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens for people and automation",
+		Example: `  drawbridge token create --role requester --name alice --ttl 720h
+  drawbridge token list
+  drawbridge token revoke tok_…`}
 
 	var name, role, ttl, scope, owner string
 	create := &cobra.Command{
@@ -139,7 +103,9 @@ in the same step (the command lists them either way).`,
 }
 
 func newWhoamiCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs,
+		Example: `  drawbridge whoami
+  drawbridge whoami -o json`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client()
@@ -153,6 +119,7 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, map[string]any{"actor": a, "actions": acts})
 		}
+		escapeStrings(&a)
 		s := make([]string, len(acts))
 		for i, x := range acts {
 			s[i] = string(x)

@@ -27,6 +27,9 @@ or fails. Each delivery is signed with the webhook's secret in the header
 Failed deliveries are retried with exponential backoff; after the server's
 --webhook-max-attempts failures they are dead ("webhook deliveries --dead")
 until retried ("webhook retry"). See the README's Notifications section.`,
+		Example: `  drawbridge webhook create --url https://hooks.example.com/drawbridge --secret-file hook.secret
+  drawbridge webhook list
+  drawbridge webhook deliveries --dead`,
 	}
 	cmd.AddCommand(newWebhookCreateCmd(e), newWebhookListCmd(e), newWebhookDeleteCmd(e),
 		newWebhookTestCmd(e), newWebhookDeliveriesCmd(e), newWebhookRetryCmd(e))
@@ -91,7 +94,9 @@ Events (default all): ` + strings.Join(kindNames(), ", ") + `.`,
 }
 
 func newWebhookListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs,
+		Example: `  drawbridge webhook list
+  drawbridge webhook list -o json`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Webhooks, "ID\tURL\tFORMAT\tEVENTS\tCREATED BY", func(w d.Webhook) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", w.ID, w.URL, w.Format, joinKindList(w.Kinds), w.CreatedBy)
@@ -100,7 +105,8 @@ func newWebhookListCmd(e *env) *cobra.Command {
 }
 
 func newWebhookDeleteCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1)}
+	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1),
+		Example: `  drawbridge webhook delete whk_0123456789abcdef`}
 	cf := addClientFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := cf.client()
@@ -110,8 +116,7 @@ func newWebhookDeleteCmd(e *env) *cobra.Command {
 		if err := c.WebhookDelete(cmd.Context(), d.WebhookID(args[0])); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
-		return nil
+		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 	}
 	return cmd
 }
@@ -143,6 +148,7 @@ func newWebhookTestCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, v)
 		}
+		escapeStrings(v)
 		switch {
 		case v.Status == d.DeliveryDelivered:
 			fmt.Fprintf(e.stdout, "%s delivered: HTTP %d\n", v.ID, v.LastStatus)
@@ -215,6 +221,7 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, vs)
 		}
+		escapeStrings(&vs)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tWEBHOOK\tEVENT\tREQUEST\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 		for _, v := range vs {

@@ -124,7 +124,10 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		}
 		if p := d.Progress(rule, append(round, ap), kind); p.Final {
 			if kind == d.ApprovalForRequest {
-				err = s.activate(tx, now, r, topics)
+				err = checkSupported(tx, r, "approve")
+				if err == nil {
+					err = s.activate(tx, now, r, topics)
+				}
 			} else if err = s.checkExtension(tx, r, r.ExtendBy); err == nil {
 				// Checked again at approval: the policy may have been
 				// tightened while the extension waited.

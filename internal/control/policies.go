@@ -64,6 +64,11 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if in.Enabled != nil {
 			p.Enabled = *in.Enabled
 		}
+		if p.Enabled && (old == nil || !old.Enabled) {
+			if err := m.CheckSupported("enable a policy"); err != nil {
+				return err
+			}
+		}
 		var oldSettings *d.Settings
 		if old != nil {
 			st := old.Settings()

@@ -79,6 +79,9 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 			// machine's ("targets[0].machine"), not a port's.
 			return nil, &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
 		}
+		if err := m.CheckSupported("request access"); err != nil {
+			return nil, d.WithField(err, field+".machine") // an offline machine is fine: it applies on return
+		}
 		if err := p.Justification.Check(in.Justification); err != nil {
 			return nil, err
 		}
@@ -155,6 +158,22 @@ func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now ti
 	}
 	pl.approval = d.CombineApproval(rules)
 	return pl, nil
+}
+
+// checkSupported refuses (Conflict, see Machine.CheckSupported) when a
+// machine of r cannot enforce JIT any more, so r is not granted where it
+// would sit applying forever.
+func checkSupported(tx *store.Tx, r *d.Request, doing string) error {
+	ms, _, err := requestMachines(tx, r)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := m.CheckSupported(doing); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RequestCreate checks a request against each machine's policy and, if every

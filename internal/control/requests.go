@@ -307,7 +307,11 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 			return err
 		}
 		if changed == 0 {
-			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s is %s; nothing to revoke", id, d.AggregateStatus(r.Targets))}
+			how, err := endedHow(tx, r)
+			if err != nil {
+				return err
+			}
+			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s already ended: %s", id, how)}
 		}
 		return nil
 	})
@@ -389,6 +393,31 @@ func (s *Service) endRequestsOf(tx *store.Tx, now time.Time, a d.Actor, subject,
 		}
 		f.Before = &rs[len(rs)-1]
 	}
+}
+
+// endedHow says how a request with nothing open ended, from its last ending
+// event: "revoked at 2025-06-01 12:00:00Z by alice (reason: done)".
+func endedHow(tx *store.Tx, r *d.Request) (string, error) {
+	var last *d.Event
+	err := tx.EventsEach(store.EventFilter{RequestID: r.ID}, func(e *d.Event) error {
+		switch e.Action {
+		case d.EvRequestRevoked, d.EvRequestDone, d.EvRequestExpired, d.EvRequestDenied, d.EvRequestFailed:
+			if e.Result == d.ResultSuccess || e.Action == d.EvRequestFailed {
+				ev := *e
+				last = &ev
+			}
+		}
+		return nil
+	})
+	status := d.AggregateStatus(r.Targets)
+	if err != nil || last == nil {
+		return string(status), err
+	}
+	s := fmt.Sprintf("%s at %s by %s", status, last.Time.UTC().Format(time.RFC3339), last.ActorName)
+	if last.Reason != "" {
+		s += " (" + last.Reason + ")"
+	}
+	return s, nil
 }
 
 // WaitApplied waits until no target of the request is applying (all active,

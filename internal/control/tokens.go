@@ -228,6 +228,40 @@ func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *sto
 	return out, nil
 }
 
+// JoinTokens lists join tokens (never their secrets), newest first. Needs
+// machines/enroll.
+func (s *Service) JoinTokens(ctx context.Context, a d.Actor) ([]d.JoinToken, error) {
+	if err := s.require(a, d.ActMachinesEnroll); err != nil {
+		return nil, err
+	}
+	js := []d.JoinToken{}
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		all, err := tx.JoinTokens()
+		js = append(js, all...)
+		return err
+	})
+	return js, err
+}
+
+// JoinTokenRevoke ends a join token at once: no agent can enroll with it
+// any more (machines that enrolled with it stay). Needs machines/enroll.
+// NotFound for no such token, Conflict if it was expired or used up.
+func (s *Service) JoinTokenRevoke(ctx context.Context, a d.Actor, id d.JoinTokenID) error {
+	if err := s.require(a, d.ActMachinesEnroll); err != nil {
+		return err
+	}
+	if !d.ValidID(string(id), d.JoinTokenPrefix) {
+		return d.FieldErrorf("id", "malformed join token ID")
+	}
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		if err := tx.JoinTokenRevoke(id, now); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvJoinTokenRevoked, string(id), "", "", nil)
+	})
+}
+
 // JoinTokenCreate creates a join token for agents and returns its full
 // secret, shown once. Needs machines/enroll.
 func (s *Service) JoinTokenCreate(ctx context.Context, a d.Actor, in d.JoinTokenInput) (string, *d.JoinToken, error) {

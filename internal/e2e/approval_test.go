@@ -31,7 +31,7 @@ func TestManualApproval(t *testing.T) {
 	if !strings.Contains(dry, "after approval") {
 		t.Fatalf("dry run should say approval is needed:\n%s", dry)
 	}
-	out := w.mustCLI(w.c1, alice, "request", "web", "--port", itoa(w.port), "--duration", "4s", "--justification", "INC-1", "--wait", "-o", "json")
+	out := w.mustCLI(w.c1, alice, "request", "web", "--port", itoa(w.port), "--duration", "4s", "--justification", "INC-1", "-o", "json") // no --wait: it would wait for the approval below
 	r := jsonOf[d.Request](t, out)
 	if r.Status != d.StatusPending {
 		t.Fatalf("request should wait for approval, is %s", r.Status)

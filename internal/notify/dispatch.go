@@ -145,6 +145,7 @@ func (p *Dispatcher) followEvents(ctx context.Context) error {
 				return err
 			}
 			now := p.now()
+			histories := map[d.RequestID][]d.Event{}
 			for _, note := range Notes(es) {
 				var to []d.Webhook
 				for _, h := range hooks {
@@ -156,10 +157,13 @@ func (p *Dispatcher) followEvents(ctx context.Context) error {
 				if len(to) == 0 {
 					continue
 				}
-				r, err := requestOf(tx, note.Event.RequestID)
+				r, err := requestAsOf(tx, note.Event, histories)
 				if err != nil {
 					return err
 				}
+				// One microsecond apart: created_at orders a request's
+				// deliveries, and DeliveriesDue sends them in that order.
+				now = now.Add(time.Microsecond)
 				if err := queue(tx, to, note.Notification(r), now); err != nil {
 					return err
 				}
@@ -172,8 +176,10 @@ func (p *Dispatcher) followEvents(ctx context.Context) error {
 	}
 }
 
-// requestOf reads a request for a notification; nil when there is none.
-func requestOf(tx *store.Tx, id d.RequestID) (*d.Request, error) {
+// requestAsOf reads the request of event e as e left it (see AsOf); nil
+// when there is none. histories caches each request's events for the batch.
+func requestAsOf(tx *store.Tx, e d.Event, histories map[d.RequestID][]d.Event) (*d.Request, error) {
+	id := e.RequestID
 	if id == "" {
 		return nil, nil
 	}
@@ -181,7 +187,25 @@ func requestOf(tx *store.Tx, id d.RequestID) (*d.Request, error) {
 	if d.ErrorKind(err) == d.NotFound {
 		return nil, nil
 	}
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	h, ok := histories[id]
+	if !ok {
+		err := tx.EventsEach(store.EventFilter{RequestID: id}, func(ev *d.Event) error {
+			h = append(h, *ev)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		histories[id] = h
+	}
+	n := 0
+	for n < len(h) && h[n].ID <= e.ID {
+		n++
+	}
+	return AsOf(r, h[:n]), nil
 }
 
 // queue stores one pending delivery of n per webhook.

@@ -393,3 +393,81 @@ func show(vs []d.Delivery) string {
 	}
 	return b.String()
 }
+
+// TestDeliveryOrderAndSnapshot: the notifications of one request arrive in
+// the order of its events, each carrying the request as that event left
+// it, even when the dispatcher reads them all in one batch after the last
+// event, and even when an earlier one has to be retried.
+func TestDeliveryOrderAndSnapshot(t *testing.T) {
+	rc := newReceiver(t)
+	rc.failures.Store(1) // the first delivery fails once, and is retried
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		f := newFixture(t, ctx, rc, d.WebhookInput{})
+		defer f.db.Close()
+		_, err := f.svc.PolicySet(ctx, admin, "web-1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}},
+			Approval: &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 1}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		approver := admin
+		approver.ID, approver.Name = "tok_approver0", "ann"
+		denied := f.request(t, ctx, "10m")
+		if _, err := f.svc.Deny(ctx, approver, denied.ID, d.DecisionInput{Reason: "no ticket"}); err != nil {
+			t.Fatal(err)
+		}
+		granted := f.request(t, ctx, "10m")
+		if _, err := f.svc.Approve(ctx, approver, granted.ID, d.DecisionInput{Reason: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Revoke(ctx, admin, granted.ID, d.RevokeInput{Reason: "done"}); err != nil {
+			t.Fatal(err)
+		}
+
+		// Only now does the dispatcher see the events, all in one batch.
+		cfg := notify.Config{Backoff: 10 * time.Second, Rand: func() float64 { return 0 }}
+		stop := run(ctx, notify.New(f.db, notify.NewSender(0, noKeepAlive()), nil, time.Now, cfg))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		stop()
+
+		type seen struct {
+			kind   d.NotificationKind
+			status d.Status
+		}
+		got := map[d.RequestID][]seen{}
+		last := map[d.RequestID]d.DeliveryID{}
+		all := rc.deliveries()
+		for _, g := range all {
+			if g.n.Request == nil {
+				t.Fatalf("%s without its request", g.n.Kind)
+			}
+			id := g.n.Request.ID
+			if last[id] == g.n.ID {
+				continue // the retry of the delivery that failed
+			}
+			last[id] = g.n.ID
+			got[id] = append(got[id], seen{g.n.Kind, g.n.Request.Status})
+		}
+		if len(all) != 8 {
+			t.Errorf("receiver saw %d attempts, want 7 deliveries and 1 retry", len(all))
+		}
+		want := map[d.RequestID][]seen{
+			denied.ID: {
+				{d.NotifyCreated, d.StatusPending}, {d.NotifyApprovalNeeded, d.StatusPending}, {d.NotifyDenied, d.StatusDenied}},
+			granted.ID: {
+				{d.NotifyCreated, d.StatusPending}, {d.NotifyApprovalNeeded, d.StatusPending},
+				{d.NotifyApproved, d.StatusApplying}, {d.NotifyRevoked, d.StatusRevoked}},
+		}
+		for id, w := range want {
+			if fmt.Sprint(got[id]) != fmt.Sprint(w) {
+				t.Errorf("request %s: received %v, want %v", id, got[id], w)
+			}
+		}
+		for _, v := range f.deliveries(t, ctx) {
+			if v.Status != d.DeliveryDelivered {
+				t.Errorf("delivery %s of %s is %s", v.ID, v.Kind, v.Status)
+			}
+		}
+	})
+}

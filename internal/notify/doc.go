@@ -18,6 +18,12 @@
 // mid-send is retried once its lease ends. Receivers deduplicate on the
 // delivery ID (the body's "id", the Drawbridge-Delivery header).
 //
+// In order per request: a request's deliveries to one webhook go one at a
+// time in the order of its events (store.DeliveriesDue holds back a delivery
+// while an earlier one of the same request is pending), and each body holds
+// the request as its event left it (AsOf replays the request's events), not
+// as it is when the dispatcher gets to it.
+//
 // # Wire format
 //
 // POST with Content-Type application/json and the headers

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -225,5 +226,48 @@ func TestSignatureIsUnixSeconds(t *testing.T) {
 	h := notify.Sign("k", at, nil)
 	if want := "t=" + strconv.FormatInt(at.Unix(), 10) + ",v1="; !strings.HasPrefix(h, want) {
 		t.Errorf("Sign = %q, want prefix %q", h, want)
+	}
+}
+
+// TestAsOf replays an automatically approved request's events: each prefix
+// of its history gives the request as it was then.
+func TestAsOf(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	tg := d.TargetID("tgt_aaaaaaaaaaaaaaaaaaaa")
+	final := &d.Request{ID: "req_aaaaaaaaaaaaaaaaaaaa", CreatedAt: t0, Start: t0, End: t0.Add(90 * time.Minute), Duration: d.Duration(time.Hour),
+		Approval: d.ApprovalRule{Mode: d.ApprovalAuto}, Status: d.StatusRevoked,
+		Targets: []d.Target{{ID: tg, Status: d.StatusRevoked, Reason: "revoked by bob", End: t0.Add(90 * time.Minute), AppliedAt: t0.Add(time.Second),
+			Usage: &d.Usage{Packets: 3}}}}
+	ev := func(id int, at time.Duration, action, target, reason, details string) d.Event {
+		return d.Event{ID: d.EventID(id), Time: t0.Add(at), Action: action, Target: target, Reason: reason, Details: details, Result: d.ResultSuccess, RequestID: final.ID}
+	}
+	history := []d.Event{
+		ev(1, 0, d.EvRequestCreated, string(final.ID), "", `{"needs_approval":false}`),
+		ev(2, time.Second, d.EvRequestApplied, string(tg), "", ""),
+		{ID: 3, Time: t0.Add(2 * time.Second), Action: d.EvRequestRevoked, Target: string(final.ID), Result: d.ResultFailure, RequestID: final.ID}, // refused: no change
+		ev(4, time.Minute, d.EvRequestExtended, string(final.ID), "", fmt.Sprintf(`{"by":"30m","end":%q}`, t0.Add(90*time.Minute).Format(time.RFC3339Nano))),
+		ev(5, 2*time.Minute, d.EvRequestRevoked, string(final.ID), "revoked by bob", ""),
+	}
+	tests := []struct {
+		upTo   int
+		status d.Status
+		end    time.Time
+		usage  bool
+	}{
+		{1, d.StatusApplying, t0.Add(time.Hour), false},
+		{2, d.StatusActive, t0.Add(time.Hour), false},
+		{3, d.StatusActive, t0.Add(time.Hour), false},
+		{4, d.StatusActive, t0.Add(90 * time.Minute), false},
+		{5, d.StatusRevoked, t0.Add(90 * time.Minute), true},
+	}
+	for _, tt := range tests {
+		r := notify.AsOf(final, history[:tt.upTo])
+		tgt := r.Targets[0]
+		if r.Status != tt.status || tgt.Status != tt.status || !r.End.Equal(tt.end) || !tgt.End.Equal(tt.end) || (tgt.Usage != nil) != tt.usage {
+			t.Errorf("after event %d: %s/%s until %s/%s, usage %v; want %s until %s, usage %v", tt.upTo, r.Status, tgt.Status, r.End, tgt.End, tgt.Usage, tt.status, tt.end, tt.usage)
+		}
+	}
+	if final.Targets[0].Status != d.StatusRevoked || final.End != t0.Add(90*time.Minute) {
+		t.Error("AsOf changed its argument")
 	}
 }

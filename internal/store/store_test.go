@@ -772,6 +772,36 @@ func testJoinTokens(t *testing.T, db *store.DB) {
 		}
 		return err
 	})
+
+	// Listed newest first; a revoked token expires at once.
+	later := joinToken(1)
+	later.CreatedAt = t0.Add(time.Second)
+	mustTx(t, db, func(tx *store.Tx) error { return tx.JoinTokenCreate(later) })
+	mustRead(t, db, func(tx *store.Tx) error {
+		all, err := tx.JoinTokens()
+		if err == nil && (len(all) != 3 || all[0].ID != later.ID) {
+			t.Errorf("JoinTokens = %v, want 3, %s first", all, later.ID)
+		}
+		return err
+	})
+	revoke := func(id d.JoinTokenID, now time.Time) error {
+		return db.Tx(t.Context(), func(tx *store.Tx) error { return tx.JoinTokenRevoke(id, now) })
+	}
+	at := t0.Add(2 * time.Minute)
+	if err := revoke(later.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "JoinTokenUse(revoked)", use(later.ID, at), d.Conflict)
+	wantKind(t, "JoinTokenRevoke(again)", revoke(later.ID, at), d.Conflict)
+	wantKind(t, "JoinTokenRevoke(used up)", revoke(j.ID, at), d.Conflict)
+	wantKind(t, "JoinTokenRevoke(missing)", revoke("jtk_missing000000", at), d.NotFound)
+	mustRead(t, db, func(tx *store.Tx) error {
+		got, err := tx.JoinToken(later.ID)
+		if err == nil && !got.ExpiresAt.Equal(at) {
+			t.Errorf("revoked token expires at %s, want %s", got.ExpiresAt, at)
+		}
+		return err
+	})
 }
 
 func testJoinTokenConcurrent(t *testing.T, db *store.DB) {

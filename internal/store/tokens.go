@@ -117,6 +117,29 @@ func (tx *Tx) JoinToken(id d.JoinTokenID) (*d.JoinToken, error) {
 	return &j, nil
 }
 
+// JoinTokens returns every join token (never its secret), newest first.
+func (tx *Tx) JoinTokens() ([]d.JoinToken, error) {
+	rows, err := tx.query(`SELECT ` + joinTokenCols + ` FROM join_tokens ORDER BY created_at DESC, id`)
+	return collect("join tokens", rows, err, scanJoinToken)
+}
+
+// JoinTokenRevoke ends a join token at now: it expires then, so no agent
+// can enroll with it any more. NotFound if there is no such token,
+// Conflict if it could not be used anyway (expired or used up).
+func (tx *Tx) JoinTokenRevoke(id d.JoinTokenID, now time.Time) error {
+	res, err := tx.exec(`UPDATE join_tokens SET expires_at = ? WHERE id = ? AND uses < max_uses AND expires_at > ?`, micros(now), string(id), micros(now))
+	if err != nil {
+		return classify("revoke join token", err, "")
+	}
+	if n, err := rowsAffected("revoke join token", res); n > 0 || err != nil {
+		return err
+	}
+	if _, err := tx.JoinToken(id); err != nil {
+		return err
+	}
+	return d.Errorf(d.Conflict, "join token %s is already expired or used up", id)
+}
+
 // JoinTokenUse counts one use of the join token, in a single conditional
 // UPDATE: only while it has uses left and has not expired at now. So
 // concurrent enrollments can never exceed its maximum. It returns Conflict

@@ -145,8 +145,15 @@ func (tx *Tx) Deliveries(f DeliveryFilter) ([]d.Delivery, error) {
 // DeliveriesDue returns up to n pending deliveries whose next attempt is at
 // or before now, the longest waiting first.
 func (tx *Tx) DeliveriesDue(now time.Time, n int) ([]d.Delivery, error) {
-	rows, err := tx.query(`SELECT `+deliveryCols+` FROM webhook_deliveries WHERE status = ? AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?`,
-		string(d.DeliveryPending), micros(now), n)
+	// A request's deliveries to one webhook go one at a time, in the order
+	// they were queued (created_at, then event): one waits while an earlier
+	// one is pending (due, leased or backing off), and goes once that one
+	// is delivered or dead.
+	rows, err := tx.query(`SELECT `+deliveryCols+` FROM webhook_deliveries v WHERE status = ? AND next_attempt <= ?
+		AND (request_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = v.webhook_id AND p.request_id = v.request_id
+			AND p.status = ? AND (p.created_at < v.created_at OR (p.created_at = v.created_at AND (p.event_id < v.event_id OR (p.event_id = v.event_id AND p.id < v.id))))))
+		ORDER BY next_attempt, created_at, event_id, id LIMIT ?`,
+		string(d.DeliveryPending), micros(now), string(d.DeliveryPending), n)
 	return collect("deliveries due", rows, err, scanDelivery)
 }
 

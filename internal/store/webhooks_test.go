@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestWebhooks(t *testing.T) {
 			t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, fresh(t)) })
 			t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, fresh(t)) })
 			t.Run("Expiring", func(t *testing.T) { testExpiring(t, fresh(t)) })
+			t.Run("DeliveryOrder", func(t *testing.T) { testDeliveryOrder(t, fresh(t)) })
 		})
 	}
 }
@@ -189,4 +191,56 @@ func errOr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// testDeliveryOrder: a request's deliveries to one webhook are due one at a
+// time, in the order they were queued; other requests and other webhooks
+// are not held back.
+func testDeliveryOrder(t *testing.T, db *store.DB) {
+	w, other := newWebhook(t, db), newWebhook(t, db)
+	req := &d.Request{ID: d.NewRequestID()}
+	req2 := &d.Request{ID: d.NewRequestID()}
+	queue := func(hook d.WebhookID, r *d.Request, event d.EventID, at time.Time) *d.Delivery {
+		t.Helper()
+		v, err := d.NewDelivery(hook, d.Notification{Kind: d.NotifyCreated, EventID: event, Request: r}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustTx(t, db, func(tx *store.Tx) error { return tx.DeliveryCreate(v) })
+		return v
+	}
+	first := queue(w.ID, req, 1, t0)
+	second := queue(w.ID, req, 2, t0.Add(time.Microsecond))
+	third := queue(w.ID, req, 3, t0.Add(2*time.Microsecond))
+	elsewhere := queue(other.ID, req, 1, t0)
+	unrelated := queue(w.ID, req2, 4, t0.Add(3*time.Microsecond))
+	due := func(now time.Time) []d.DeliveryID {
+		t.Helper()
+		var ids []d.DeliveryID
+		mustRead(t, db, func(tx *store.Tx) error {
+			vs, err := tx.DeliveriesDue(now, 100)
+			for _, v := range vs {
+				ids = append(ids, v.ID)
+			}
+			return err
+		})
+		return ids
+	}
+	has := func(ids []d.DeliveryID, v *d.Delivery) bool { return slices.Contains(ids, v.ID) }
+	ids := due(t0.Add(time.Minute))
+	if len(ids) != 3 || !has(ids, first) || !has(ids, elsewhere) || !has(ids, unrelated) {
+		t.Fatalf("due = %v, want %s, %s and %s (not the later ones of the same request)", ids, first.ID, elsewhere.ID, unrelated.ID)
+	}
+	// While the first backs off after a failure, the second still waits.
+	first.Attempts, first.NextAttempt = 1, t0.Add(time.Hour)
+	mustTx(t, db, func(tx *store.Tx) error { return tx.DeliveryUpdate(first) })
+	if ids := due(t0.Add(time.Minute)); has(ids, second) || has(ids, first) {
+		t.Errorf("due while the first backs off = %v, want neither %s nor %s", ids, first.ID, second.ID)
+	}
+	// Once it is dead (or delivered), the next one goes, and only it.
+	first.Status, first.NextAttempt = d.DeliveryDead, time.Time{}
+	mustTx(t, db, func(tx *store.Tx) error { return tx.DeliveryUpdate(first) })
+	if ids := due(t0.Add(time.Minute)); !has(ids, second) || has(ids, third) {
+		t.Errorf("due after the first died = %v, want %s and not %s", ids, second.ID, third.ID)
+	}
 }

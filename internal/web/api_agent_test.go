@@ -126,6 +126,54 @@ func TestJoinTokenExpires(t *testing.T) {
 	e.wantUnchanged(t, before)
 }
 
+// TestJoinTokenListRevoke: join tokens are listed without their secrets,
+// newest first, and a revoked one enrolls nobody; the revoke is audited.
+func TestJoinTokenListRevoke(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var list struct {
+		JoinTokens []map[string]any `json:"join_tokens"`
+	}
+	decode(t, e.call(t, "GET", "/api/v1/join-tokens", e.admin, nil), http.StatusOK, &list)
+	if list.JoinTokens == nil || len(list.JoinTokens) != 0 {
+		t.Errorf("no join tokens listed as %v, want []", list.JoinTokens)
+	}
+	first := e.joinToken(t, d.JoinTokenInput{Uses: 3, Labels: map[string]string{"env": "dev"}})
+	e.clock.Advance(time.Second)
+	second := e.joinToken(t, d.JoinTokenInput{})
+	id := func(tok string) string { return strings.SplitN(tok, ".", 2)[0] }
+
+	decode(t, e.call(t, "GET", "/api/v1/join-tokens", e.admin, nil), http.StatusOK, &list)
+	if len(list.JoinTokens) != 2 || list.JoinTokens[0]["id"] != id(second) || list.JoinTokens[1]["id"] != id(first) || list.JoinTokens[1]["max_uses"] != 3.0 {
+		t.Fatalf("join tokens = %v, want second then first", list.JoinTokens)
+	}
+	for _, j := range list.JoinTokens {
+		for k, v := range j {
+			if s, ok := v.(string); ok && (strings.Contains(s, strings.SplitN(first, ".", 2)[1]) || strings.Contains(s, strings.SplitN(second, ".", 2)[1])) || k == "hash" {
+				t.Errorf("the list shows a secret: %s = %v", k, v)
+			}
+		}
+	}
+
+	before := e.snapshot(t)
+	wantError(t, e.call(t, "DELETE", "/api/v1/join-tokens/nope", e.admin, nil), http.StatusBadRequest, d.Invalid, "id")
+	wantError(t, e.call(t, "DELETE", "/api/v1/join-tokens/jtk_aaaaaaaaaaaaaaaa", e.admin, nil), http.StatusNotFound, d.NotFound, "")
+	e.wantUnchanged(t, before)
+
+	decode(t, e.call(t, "DELETE", "/api/v1/join-tokens/"+id(first), e.admin, nil), http.StatusNoContent, nil)
+	es := slices.DeleteFunc(e.events(t, before.Events[len(before.Events)-1].ID), refusal)
+	if len(es) != 1 || es[0].Action != d.EvJoinTokenRevoked || es[0].Target != id(first) || es[0].ActorName != "admin" {
+		t.Errorf("events = %+v, want one jointoken.revoked by admin", es)
+	}
+	in, _ := enrollInput(t, first, "late")
+	before = e.snapshot(t)
+	wantError(t, e.call(t, "POST", "/api/v1/agent/enroll", "", in), http.StatusUnauthorized, d.Unauthenticated, "")
+	wantError(t, e.call(t, "DELETE", "/api/v1/join-tokens/"+id(first), e.admin, nil), http.StatusConflict, d.Conflict, "")
+	e.wantUnchanged(t, before)
+	in, _ = enrollInput(t, second, "still-fine")
+	decode(t, e.call(t, "POST", "/api/v1/agent/enroll", "", in), http.StatusCreated, nil)
+}
+
 // agentRoutes are every route an agent may call, for machine id.
 func agentRoutes(id d.MachineID) []struct {
 	method, path string

@@ -234,3 +234,73 @@ func TestRequestSource(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsupportedMachineRefuses checks that a machine whose agent cannot
+// enforce JIT (no usable nftables, not Linux) gets no request and no enabled
+// policy, with a 409 that names the reason, while an offline machine still
+// takes requests (they apply when its agent returns).
+func TestUnsupportedMachineRefuses(t *testing.T) {
+	t.Parallel()
+	e, requester := requestsEnv(t)
+	broken := e.enroll(t, "broken")
+	e.policy(t, "broken", d.RuleInput{Port: 22})
+	win := e.enroll(t, "win")
+	for _, r := range []struct {
+		a   *agent
+		inv d.Inventory
+	}{
+		{broken, d.Inventory{Hostname: "broken", OS: "linux", AgentVersion: "test", FirewallError: "kernel lacks nf_tables"}},
+		{win, d.Inventory{Hostname: "win", OS: "windows", AgentVersion: "test"}},
+	} {
+		if err := r.a.c.ReportInventory(t.Context(), r.a.id, r.inv); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := e.snapshot(t)
+	in := d.RequestInput{Targets: append(ports("web2", 22), ports("broken", 22)...), Source: "10.1.2.3"}
+	got := wantError(t, e.call(t, "POST", "/api/v1/requests", requester, in), http.StatusConflict, d.Conflict, "targets[1].machine")
+	if !strings.Contains(got.Message, "no usable nftables: kernel lacks nf_tables") {
+		t.Errorf("message %q does not name the reason", got.Message)
+	}
+	wantError(t, e.call(t, "POST", "/api/v1/requests?dry_run=true", requester, in), http.StatusConflict, d.Conflict, "targets[1].machine")
+	got = wantError(t, e.call(t, "POST", "/api/v1/machines/win/policy/enable", e.admin, nil), http.StatusConflict, d.Conflict, "")
+	if !strings.Contains(got.Message, "use a gateway for windows") {
+		t.Errorf("message %q does not name the reason", got.Message)
+	}
+	got = wantError(t, e.call(t, "PUT", "/api/v1/machines/win/policy", e.admin, d.PolicyInput{Rules: []d.RuleInput{{Port: 3389}}}), http.StatusConflict, d.Conflict, "")
+	e.wantUnchanged(t, before)
+
+	// A disabled policy may still be written, and disabling always works.
+	off := false
+	if _, err := e.adminC.PolicySet(t.Context(), "win", d.PolicyInput{Rules: []d.RuleInput{{Port: 3389}}, Enabled: &off}); err != nil {
+		t.Errorf("writing a disabled policy on an unsupported machine: %v", err)
+	}
+	wantError(t, e.call(t, "POST", "/api/v1/machines/win/policy/enable", e.admin, nil), http.StatusConflict, d.Conflict, "")
+	decode(t, e.call(t, "POST", "/api/v1/machines/broken/policy/disable", e.admin, nil), http.StatusOK, nil)
+
+	// A request that was pending when its machine became unsupported is
+	// not approved into a grant that could never open.
+	late := e.enroll(t, "late")
+	manual := &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 1}}}
+	if _, err := e.adminC.PolicySet(t.Context(), "late", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: manual}); err != nil {
+		t.Fatal(err)
+	}
+	pending := e.request(t, requester, d.RequestInput{Targets: ports("late", 22), Source: "10.1.2.3"})
+	if err := late.c.ReportInventory(t.Context(), late.id, d.Inventory{Hostname: "late", OS: "linux", AgentVersion: "test", FirewallError: "nft: permission denied"}); err != nil {
+		t.Fatal(err)
+	}
+	before = e.snapshot(t)
+	got = wantError(t, e.call(t, "POST", "/api/v1/requests/"+string(pending.ID)+"/approve", e.admin, d.DecisionInput{Reason: "ok"}), http.StatusConflict, d.Conflict, "")
+	if !strings.Contains(got.Message, "cannot approve: machine late is unsupported (no usable nftables: nft: permission denied)") {
+		t.Errorf("message %q", got.Message)
+	}
+	e.wantUnchanged(t, before)
+
+	// Offline (never polled, here) is not unsupported: accepted as before.
+	e.enroll(t, "away")
+	e.policy(t, "away", d.RuleInput{Port: 22})
+	if r := e.request(t, requester, d.RequestInput{Targets: ports("away", 22), Source: "10.1.2.3"}); r.Status != d.StatusApplying {
+		t.Errorf("request on an offline machine is %s, want applying", r.Status)
+	}
+}

@@ -280,6 +280,16 @@ func matrixRoutes() []matrixRoute {
 			call:    send("DELETE", refPath("/api/v1/tokens/"), nil)},
 		{route: "POST /api/v1/join-tokens", kind: global, act: d.ActMachinesEnroll,
 			call: send("POST", fixed("/api/v1/join-tokens"), func(*probe) any { return d.JoinTokenInput{} })},
+		{route: "GET /api/v1/join-tokens", kind: global, act: d.ActMachinesEnroll, call: get(fixed("/api/v1/join-tokens"))},
+		{route: "DELETE /api/v1/join-tokens/{id}", kind: global, act: d.ActMachinesEnroll,
+			prepare: func(p *probe) string {
+				_, _, j, err := p.m.adminC.JoinTokenCreate(p.t.Context(), d.JoinTokenInput{})
+				if err != nil {
+					p.t.Fatal(err)
+				}
+				return string(j.ID)
+			},
+			call: send("DELETE", refPath("/api/v1/join-tokens/"), nil)},
 		{route: "GET /api/v1/events", kind: global, act: d.ActAuditRead, call: get(fixed("/api/v1/events"))},
 		{route: "GET /api/v1/audit/verify", kind: global, act: d.ActAuditRead, call: get(fixed("/api/v1/audit/verify"))},
 		{route: "GET /api/v1/audit/head", kind: global, act: d.ActAuditRead, call: get(fixed("/api/v1/audit/head"))},

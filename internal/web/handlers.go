@@ -309,6 +309,23 @@ func (s *Server) handleJoinTokenCreate(w http.ResponseWriter, r *http.Request, a
 	return nil
 }
 
+func (s *Server) handleJoinTokenList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	js, err := s.svc.JoinTokens(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"join_tokens": js})
+	return nil
+}
+
+func (s *Server) handleJoinTokenRevoke(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	if err := s.svc.JoinTokenRevoke(r.Context(), a, d.JoinTokenID(r.PathValue("id"))); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) handleAgentEnroll(w http.ResponseWriter, r *http.Request) error {
 	var in d.EnrollInput
 	if err := decodeJSON(w, r, &in); err != nil {

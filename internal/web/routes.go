@@ -43,6 +43,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/tokens", s.user(s.handleTokenList))
 	m.HandleFunc("DELETE /api/v1/tokens/{id}", s.user(s.handleTokenRevoke))
 	m.HandleFunc("POST /api/v1/join-tokens", s.user(s.handleJoinTokenCreate))
+	m.HandleFunc("GET /api/v1/join-tokens", s.user(s.handleJoinTokenList))
+	m.HandleFunc("DELETE /api/v1/join-tokens/{id}", s.user(s.handleJoinTokenRevoke))
 	m.HandleFunc("GET /api/v1/events", s.user(s.handleEventList))
 	m.HandleFunc("GET /api/v1/audit/verify", s.user(s.handleAuditVerify))
 	m.HandleFunc("GET /api/v1/audit/head", s.user(s.handleAuditHead))
