@@ -114,6 +114,7 @@ type AckInput struct {
 	Error      string     `json:"error,omitempty"`      // empty: applied
 	Terminated []TargetID `json:"terminated,omitempty"` // revoked targets whose flows were cut
 	ApplyTime  Duration   `json:"apply_time,omitzero"`  // time the agent spent in the kernel batch
+	Clock      *Clock     `json:"clock,omitempty"`      // the agent's clock against the server's, once measured
 }
 
 // MachineView is a machine as people see it: its record, its JIT status

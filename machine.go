@@ -14,6 +14,7 @@ type Machine struct {
 	Inventory      Inventory         `json:"inventory"`
 	EnrolledAt     time.Time         `json:"enrolled_at"`
 	LastSeen       time.Time         `json:"last_seen,omitzero"`
+	StoppedAt      time.Time         `json:"stopped_at,omitzero"` // its agent said it stopped (clean shutdown)
 	StateVersion   int64             `json:"state_version"`   // bumped on every change of its desired state
 	AppliedVersion int64             `json:"applied_version"` // last version its agent confirmed
 	ApplyError     string            `json:"apply_error,omitempty"`
@@ -30,6 +31,7 @@ type Inventory struct {
 	AgentVersion  string     `json:"agent_version"`
 	Firewall      string     `json:"firewall"`                 // "nftables" when supported
 	FirewallError string     `json:"firewall_error,omitempty"` // why not, when not
+	Clock         *Clock     `json:"clock,omitempty"`          // the agent's clock against the server's, once measured
 }
 
 // Listener is a listening socket on a machine.
@@ -67,9 +69,10 @@ func (m *Machine) Status(p *Policy, now time.Time, offlineAfter time.Duration) (
 	return NotConfigured, ""
 }
 
-// Online reports whether the agent was seen within window.
+// Online reports whether the agent was seen within window and has not said
+// it stopped since.
 func (m *Machine) Online(now time.Time, window time.Duration) bool {
-	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window
+	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window && m.StoppedAt.Before(m.LastSeen)
 }
 
 var (

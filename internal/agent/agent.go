@@ -63,6 +63,7 @@ type Agent struct {
 	receivedAt time.Time // monotonic: when state arrived
 	terminated map[d.TargetID]bool
 	usage      *usageTracker
+	clock      clockEstimator // this clock against the server's
 }
 
 // New returns an agent. inventory collects the host's inventory.
@@ -129,7 +130,8 @@ func (a *Agent) ensureIdentity(ctx context.Context) error {
 }
 
 func (a *Agent) useCreds(c *creds) error {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: c.tlsConfig(), ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}}
+	tr := &http.Transport{TLSClientConfig: c.tlsConfig(), ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	hc := &http.Client{Transport: &clockTransport{next: tr, clock: &a.clock}}
 	api, err := client.New(c.id.Server, "", hc)
 	if err != nil {
 		return err
@@ -219,7 +221,7 @@ func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 	a.state, a.receivedAt = ds, time.Now()
 	a.saveProtected(ds)
 	start := time.Now()
-	st, err := a.fw.Apply(toFirewall(ds, 0))
+	st, err := a.fw.Apply(toFirewall(ds, a.receivedAt, start))
 	took := time.Since(start)
 	var cut []d.TargetID
 	if err == nil {
@@ -229,7 +231,7 @@ func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 		}
 	}
 	a.mu.Unlock()
-	ack := d.AckInput{Version: ds.Version, Terminated: cut, ApplyTime: d.Duration(took)}
+	ack := d.AckInput{Version: ds.Version, Terminated: cut, ApplyTime: d.Duration(took), Clock: a.clock.estimate()}
 	if err != nil {
 		ack.Error = err.Error()
 		a.log.Error("apply desired state", "version", ds.Version, "err", err)
@@ -282,7 +284,7 @@ func (a *Agent) repairLoop(ctx context.Context) {
 		}
 		a.mu.Lock()
 		if a.state != nil {
-			st, err := a.fw.Apply(toFirewall(a.state, time.Since(a.receivedAt)))
+			st, err := a.fw.Apply(toFirewall(a.state, a.receivedAt, time.Now()))
 			switch {
 			case err != nil:
 				a.log.Error("repair", "err", err)
@@ -304,7 +306,8 @@ func (a *Agent) inventoryLoop(ctx context.Context) {
 	for {
 		inv := a.inventory(ctx)
 		inv.AgentVersion = a.cfg.Version
-		if !reflect.DeepEqual(inv, last) {
+		inv.Clock = a.clock.estimate()
+		if !sameInventory(inv, last) {
 			cctx, cancel := context.WithTimeout(ctx, client.DefaultTimeout)
 			err := a.api.ReportInventory(cctx, a.creds.id.MachineID, inv)
 			cancel()
@@ -320,6 +323,21 @@ func (a *Agent) inventoryLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// clockReportStep is how far the clock estimate must move before the
+// inventory is sent again for it alone.
+const clockReportStep = 100 * time.Millisecond
+
+// sameInventory reports whether b need not be sent after a: nothing changed
+// but the clock estimate, and that by less than clockReportStep.
+func sameInventory(a, b d.Inventory) bool {
+	ca, cb := a.Clock, b.Clock
+	a.Clock, b.Clock = nil, nil
+	if !reflect.DeepEqual(a, b) || (ca == nil) != (cb == nil) {
+		return false
+	}
+	return ca == nil || (ca.Offset-cb.Offset).Std().Abs() < clockReportStep
 }
 
 // renewLoop renews the client certificate once two thirds of its life passed.
@@ -360,15 +378,15 @@ func (a *Agent) renew(ctx context.Context) error {
 	return a.creds.loadCert()
 }
 
-// toFirewall maps a desired state to the enforcer's input, with elapsed
-// time since the state arrived taken off every grant.
-func toFirewall(ds *d.DesiredState, elapsed time.Duration) firewall.State {
+// toFirewall maps a desired state that arrived at receivedAt to the
+// enforcer's input at now, each grant with what is left of it (grantLeft).
+func toFirewall(ds *d.DesiredState, receivedAt, now time.Time) firewall.State {
 	var s firewall.State
 	for _, p := range ds.Protected {
 		s.Protected = append(s.Protected, firewall.Port{Protocol: fwProto(p.Protocol), Number: p.Port})
 	}
 	for _, g := range ds.Grants {
-		left := g.Remaining.Std() - elapsed
+		left := grantLeft(g, receivedAt, now)
 		if left <= 0 {
 			continue
 		}
@@ -429,7 +447,8 @@ func (a *Agent) restoreProtected() {
 	if err != nil || ok {
 		return
 	}
-	st, err := a.fw.Apply(toFirewall(&d.DesiredState{Protected: ports}, 0))
+	now := time.Now()
+	st, err := a.fw.Apply(toFirewall(&d.DesiredState{Protected: ports}, now, now))
 	if err != nil {
 		a.log.Error("restore protected ports", "err", err)
 		return
