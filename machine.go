@@ -15,8 +15,8 @@ type Machine struct {
 	EnrolledAt     time.Time         `json:"enrolled_at"`
 	LastSeen       time.Time         `json:"last_seen,omitzero"`
 	StoppedAt      time.Time         `json:"stopped_at,omitzero"` // its agent said it stopped (clean shutdown)
-	StateVersion   int64             `json:"state_version"`   // bumped on every change of its desired state
-	AppliedVersion int64             `json:"applied_version"` // last version its agent confirmed
+	StateVersion   int64             `json:"state_version"`       // bumped on every change of its desired state
+	AppliedVersion int64             `json:"applied_version"`     // last version its agent confirmed
 	ApplyError     string            `json:"apply_error,omitempty"`
 }
 
