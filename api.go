@@ -127,6 +127,7 @@ type MachineView struct {
 	Online       bool          `json:"online"`
 	Policy       *Policy       `json:"policy,omitempty"`
 	ActiveGrants int           `json:"active_grants"`
+	ClockWarning string        `json:"clock_warning,omitempty"` // its agent's clock is off (see Clock.Skewed)
 	// As Azure's Configured tab: approved requests created in the last 7
 	// days, the latest grant confirmed in the kernel, and who asked for it.
 	ApprovedLast7d int       `json:"approved_requests_7d"`

@@ -139,7 +139,7 @@ func ParseServerTime(v string) (received, sent time.Time, err error) {
 // The true offset lies within Offset ± RTT/2 (the delays each way are not
 // known, only their sum).
 type Clock struct {
-	Offset Duration `json:"offset"` // the agent's clock minus the server's: positive when the agent is ahead
+	Offset Offset   `json:"offset"` // the agent's clock minus the server's: positive when the agent is ahead
 	RTT    Duration `json:"rtt"`    // network round trip of that exchange, server time excluded
 }
 
@@ -151,7 +151,7 @@ func Sample(t0, t1, received, sent time.Time) Clock {
 	w0 := t0.Round(0)
 	w1 := w0.Add(t1.Sub(t0))
 	rtt := max(t1.Sub(t0)-sent.Sub(received), 0)
-	return Clock{Offset: Duration((w0.Sub(received) + w1.Sub(sent)) / 2), RTT: Duration(rtt)}
+	return Clock{Offset: Offset((w0.Sub(received) + w1.Sub(sent)) / 2), RTT: Duration(rtt)}
 }
 
 // Skewed reports whether c shows the agent's clock off by more than
@@ -176,4 +176,32 @@ func (c *Clock) SkewWarning(threshold time.Duration) string {
 	}
 	return fmt.Sprintf("the agent's clock is %s %s the server's (more than %s): grants may close early or late by up to that much; synchronise it (NTP)",
 		Duration(c.Offset.Std().Abs().Round(time.Millisecond)), dir, Duration(threshold))
+}
+
+// Check validates a Clock an agent reported (nil is valid: not measured);
+// errors are Invalid and name field.
+func (c *Clock) Check(field string) error {
+	if c != nil && c.RTT < 0 {
+		return FieldErrorf(field+".rtt", "rtt must not be negative")
+	}
+	return nil
+}
+
+// Offset is a signed duration, written in Go style ("-1.5s", "250ms").
+type Offset time.Duration
+
+// Std returns o as a time.Duration.
+func (o Offset) Std() time.Duration { return time.Duration(o) }
+
+// MarshalText writes the Go style string.
+func (o Offset) MarshalText() ([]byte, error) { return []byte(time.Duration(o).String()), nil }
+
+// UnmarshalText reads a Go style duration, signed.
+func (o *Offset) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("offset must be a signed duration such as \"-1.5s\"")
+	}
+	*o = Offset(v)
+	return nil
 }

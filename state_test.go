@@ -345,7 +345,7 @@ func TestClockSample(t *testing.T) {
 }
 
 func TestClockSkewed(t *testing.T) {
-	c := func(off, rtt time.Duration) *d.Clock { return &d.Clock{Offset: d.Duration(off), RTT: d.Duration(rtt)} }
+	c := func(off, rtt time.Duration) *d.Clock { return &d.Clock{Offset: d.Offset(off), RTT: d.Duration(rtt)} }
 	tests := []struct {
 		name string
 		c    *d.Clock

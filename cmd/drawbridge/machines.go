@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
 )
 
 func newMachinesCmd(e *env) *cobra.Command {
@@ -44,7 +47,11 @@ func newMachinesCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, statusNames[m.Status], rulesSummary(m.Policy), m.ActiveGrants, m.ApprovedLast7d, lastAccess, orDash(m.LastUser), online, ago(now, m.LastSeen), m.ID, m.StatusReason)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		printMachineWarnings(e.stdout, ms)
+		return nil
 	}
 	cmd.AddCommand(newMachineDeleteCmd(e))
 	return cmd
@@ -75,4 +82,14 @@ their end times and its protected ports stay closed: run
 		return nil
 	}
 	return cmd
+}
+
+// printMachineWarnings prints, under the table, what needs an operator's
+// attention on a machine: an agent clock off from the server's.
+func printMachineWarnings(w io.Writer, ms []d.MachineView) {
+	for _, m := range ms {
+		if m.ClockWarning != "" {
+			fmt.Fprintf(w, "warning: %s: %s\n", m.Name, m.ClockWarning)
+		}
+	}
 }

@@ -73,28 +73,28 @@ func TestClockEstimatorPicksShortestRoundTrip(t *testing.T) {
 		t.Fatal("estimate before any sample")
 	}
 	for i, s := range []d.Clock{
-		{Offset: d.Duration(900 * time.Millisecond), RTT: d.Duration(2 * time.Second)},
-		{Offset: d.Duration(10 * time.Millisecond), RTT: d.Duration(5 * time.Millisecond)},
-		{Offset: d.Duration(300 * time.Millisecond), RTT: d.Duration(600 * time.Millisecond)},
+		{Offset: d.Offset(900 * time.Millisecond), RTT: d.Duration(2 * time.Second)},
+		{Offset: d.Offset(10 * time.Millisecond), RTT: d.Duration(5 * time.Millisecond)},
+		{Offset: d.Offset(300 * time.Millisecond), RTT: d.Duration(600 * time.Millisecond)},
 	} {
 		c.add(s)
 		if i == 0 && c.estimate().Offset != s.Offset {
 			t.Fatalf("estimate = %+v after one sample %+v", c.estimate(), s)
 		}
 	}
-	if got := c.estimate(); got.Offset != d.Duration(10*time.Millisecond) {
+	if got := c.estimate(); got.Offset != d.Offset(10*time.Millisecond) {
 		t.Errorf("estimate = %+v, want the 5ms round trip's", got)
 	}
 	for range clockSamples {
-		c.add(d.Clock{Offset: d.Duration(time.Second), RTT: d.Duration(time.Second)})
+		c.add(d.Clock{Offset: d.Offset(time.Second), RTT: d.Duration(time.Second)})
 	}
-	if got := c.estimate(); got.Offset != d.Duration(time.Second) {
+	if got := c.estimate(); got.Offset != d.Offset(time.Second) {
 		t.Errorf("estimate = %+v, want old samples forgotten", got)
 	}
 }
 
 func TestSameInventory(t *testing.T) {
-	clock := func(ms int) *d.Clock { return &d.Clock{Offset: d.Duration(time.Duration(ms) * time.Millisecond)} }
+	clock := func(ms int) *d.Clock { return &d.Clock{Offset: d.Offset(time.Duration(ms) * time.Millisecond)} }
 	base := d.Inventory{Hostname: "web-1", Clock: clock(10)}
 	tests := []struct {
 		name string
