@@ -65,7 +65,8 @@ func newMachineDeleteCmd(e *env) *cobra.Command {
 agent's certificate stops working at once; its requests stay for the record.
 The agent can no longer hear of the revocations, so its grants still close at
 their end times and its protected ports stay closed: run
-'drawbridge agent --cleanup' on a host you retire.`,
+'drawbridge agent --cleanup' on a host you retire. The agent, refused by the
+server, exits with an error that says so.`,
 		Example: `  drawbridge machines delete old-web-3`,
 		Args:    cobra.ExactArgs(1),
 	}

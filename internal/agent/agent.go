@@ -91,8 +91,10 @@ func (a *Agent) MachineID() d.MachineID {
 	return a.creds.id.MachineID
 }
 
-// Run enrolls if needed, then watches and applies until ctx ends. It returns
-// an error only when it cannot start (no identity and cannot enroll).
+// Run enrolls if needed, then watches and applies until ctx ends, and then
+// tells the server it stopped. It returns an error when it cannot start (no
+// identity and cannot enroll), and a *GoneError when the server no longer
+// knows this machine (it was deleted) or refuses its certificate.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.ensureIdentity(ctx); err != nil {
 		return err
@@ -102,15 +104,64 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.readUsage() // the baseline: what is counted already belongs to earlier runs
 	a.mu.Unlock()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.repairLoop(ctx) })
 	wg.Go(func() { a.usageLoop(ctx) })
 	wg.Go(func() { a.inventoryLoop(ctx) })
 	wg.Go(func() { a.renewLoop(ctx) })
-	a.watchLoop(ctx)
+	a.watchLoop(ctx, stop)
 	wg.Wait()
+	var gone *GoneError
+	if errors.As(context.Cause(ctx), &gone) {
+		return gone
+	}
+	a.sayOffline()
 	return nil
 }
+
+// GoneError is Run's error when the server answers that this machine does
+// not exist (deleted) or that its certificate is not accepted: retrying
+// cannot help, the host must enroll again.
+type GoneError struct {
+	Machine d.MachineID
+	Err     error // the server's answer
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("the server no longer accepts this agent as machine %s (%v): the machine was probably deleted on the server "+
+		"(drawbridge machines delete). Its protected ports stay closed and its grants close at their end times. "+
+		"Run 'drawbridge agent --cleanup' to remove Drawbridge's rules from this host, or remove the agent's data directory "+
+		"and enroll again with a new join token ('drawbridge join-token create')", e.Machine, e.Err)
+}
+
+func (e *GoneError) Unwrap() error { return e.Err }
+
+// gone reports whether err is the server saying this machine is not (or no
+// longer) one it knows: unauthenticated, forbidden or not found.
+func gone(err error) bool {
+	switch d.ErrorKind(err) {
+	case d.Unauthenticated, d.Forbidden, d.NotFound:
+		return true
+	}
+	return false
+}
+
+// sayOffline tells the server the agent stopped, so its machine shows
+// offline at once; a best effort, bounded in time.
+func (a *Agent) sayOffline() {
+	ctx, cancel := context.WithTimeout(context.Background(), offlineTimeout)
+	defer cancel()
+	if err := a.api.AgentOffline(ctx, a.creds.id.MachineID); err != nil {
+		a.log.Warn("tell the server this agent stopped", "err", err)
+		return
+	}
+	a.log.Info("agent stopped", "machine", a.creds.id.MachineID)
+}
+
+// offlineTimeout bounds the goodbye call at shutdown.
+const offlineTimeout = 3 * time.Second
 
 func (a *Agent) ensureIdentity(ctx context.Context) error {
 	c, err := loadIdentity(a.cfg.DataDir)
@@ -178,8 +229,9 @@ func (a *Agent) enroll(ctx context.Context) error {
 	return a.useCreds(c)
 }
 
-// watchLoop long-polls the desired state and applies each new version.
-func (a *Agent) watchLoop(ctx context.Context) {
+// watchLoop long-polls the desired state and applies each new version. When
+// the server says this machine is gone it stops the agent with a GoneError.
+func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 	var index int64
 	failures := 0
 	for ctx.Err() == nil {
@@ -188,6 +240,10 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
+				return
+			}
+			if gone(err) {
+				stop(&GoneError{Machine: a.creds.id.MachineID, Err: err})
 				return
 			}
 			failures++
