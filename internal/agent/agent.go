@@ -126,17 +126,16 @@ func (a *Agent) Run(ctx context.Context) error {
 // cannot help, the host must enroll again.
 type GoneError struct {
 	Machine d.MachineID
-	Err     error // the server's answer
+	DataDir string
+	Err     error // the server's answer; not unwrapped, so that callers print the advice
 }
 
 func (e *GoneError) Error() string {
-	return fmt.Sprintf("the server no longer accepts this agent as machine %s (%v): the machine was probably deleted on the server "+
-		"(drawbridge machines delete). Its protected ports stay closed and its grants close at their end times. "+
-		"Run 'drawbridge agent --cleanup' to remove Drawbridge's rules from this host, or remove the agent's data directory "+
-		"and enroll again with a new join token ('drawbridge join-token create')", e.Machine, e.Err)
+	return fmt.Sprintf("the server refuses this agent as machine %s (%v): the machine was probably deleted on the server "+
+		"('drawbridge machines delete'). Its protected ports stay closed and its grants still close at their end times. "+
+		"To retire this host, run 'drawbridge agent --cleanup'; to enroll it again, remove %s and start the agent "+
+		"with a new join token ('drawbridge join-token create')", e.Machine, e.Err, e.DataDir)
 }
-
-func (e *GoneError) Unwrap() error { return e.Err }
 
 // gone reports whether err is the server saying this machine is not (or no
 // longer) one it knows: unauthenticated, forbidden or not found.
@@ -243,7 +242,7 @@ func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 				return
 			}
 			if gone(err) {
-				stop(&GoneError{Machine: a.creds.id.MachineID, Err: err})
+				stop(&GoneError{Machine: a.creds.id.MachineID, DataDir: a.cfg.DataDir, Err: err})
 				return
 			}
 			failures++
