@@ -55,3 +55,24 @@ func TestAgentOfDeletedMachineExits(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentClockEstimate: the agent measures its clock against the server's
+// and reports it. Here both read one kernel's clock, so the estimate is
+// within its own uncertainty (half the round trip) of zero.
+func TestAgentClockEstimate(t *testing.T) {
+	w := newWorld(t)
+	w.startServer()
+	w.enroll()
+	w.protect() // an applied state: its ack carries the estimate
+	m, err := w.api(w.c1, w.adminToken).Machine(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Inventory.Clock
+	if c == nil {
+		t.Fatal("no clock estimate after an ack")
+	}
+	if c.Offset.Std().Abs() > c.RTT.Std()/2+5*time.Millisecond || m.ClockWarning != "" {
+		t.Errorf("clock %+v, warning %q: want within rtt/2 of zero, no warning", c, m.ClockWarning)
+	}
+}

@@ -213,6 +213,18 @@ func TestGrantEndsOnTimeDespiteDelay(t *testing.T) {
 	if late > time.Second {
 		t.Errorf("new connections accepted until %v after the grant's end (delay %v): the delivery delay extended the grant", late, delay)
 	}
+	// The agent measured its clock through the same delay: the clocks
+	// agree, so its estimate is within its uncertainty of zero, and the
+	// one-way delay raises no skew warning.
+	m, err := w.api(w.c1, w.adminToken).Machine(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Inventory.Clock
+	if c == nil || m.ClockWarning != "" || c.Offset.Std().Abs() > c.RTT.Std()/2+5*time.Millisecond {
+		t.Errorf("clock %+v, warning %q: want an offset within rtt/2 of zero and no warning", c, m.ClockWarning)
+	}
+	t.Logf("agent's clock estimate: offset %v, rtt %v", c.Offset.Std(), c.RTT)
 }
 
 // BenchmarkGrantOverrun measures how long after its end a grant still
