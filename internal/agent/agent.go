@@ -291,6 +291,10 @@ func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 		ack.Error = err.Error()
 		a.log.Error("apply desired state", "version", ds.Version, "err", err)
 	} else {
+		if n := endedByClock(ds, a.receivedAt); n > 0 {
+			a.log.Warn("grants already ended by this machine's clock though the server gave them time: is the clock ahead of the server's?",
+				"grants", n, "clock_offset", a.clock.estimate())
+		}
 		a.log.Info("applied", "version", ds.Version, "protected", len(ds.Protected), "grants", len(ds.Grants), "added", st.Added, "removed", st.Removed, "replaced", st.Replaced, "rebuilt", st.Rebuilt, "took", took)
 	}
 	for attempt := 1; ctx.Err() == nil; attempt++ {

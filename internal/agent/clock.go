@@ -31,6 +31,19 @@ func grantLeft(g d.GrantState, receivedAt, now time.Time) time.Duration {
 	return left
 }
 
+// endedByClock counts the grants of ds that had time left by the server's
+// count but not by the end read on this machine's clock, at receivedAt:
+// the sign of a clock well ahead of the server's.
+func endedByClock(ds *d.DesiredState, receivedAt time.Time) int {
+	n := 0
+	for _, g := range ds.Grants {
+		if g.Remaining > 0 && grantLeft(g, receivedAt, receivedAt) <= 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // clockSamples is how many recent exchanges the clock estimate picks from.
 const clockSamples = 8
 

@@ -113,3 +113,15 @@ func TestSameInventory(t *testing.T) {
 		}
 	}
 }
+
+func TestEndedByClock(t *testing.T) {
+	now := time.Now()
+	ds := &d.DesiredState{Grants: []d.GrantState{
+		{Remaining: d.Duration(time.Minute), NotAfter: now.Add(time.Minute)},
+		{Remaining: d.Duration(time.Minute), NotAfter: now.Add(-time.Second)}, // this clock is over a minute ahead
+		{Remaining: d.Duration(time.Minute)},                                  // no end sent
+	}}
+	if got := endedByClock(ds, now); got != 1 {
+		t.Errorf("endedByClock = %d, want 1", got)
+	}
+}
