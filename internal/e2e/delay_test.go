@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -127,6 +128,9 @@ func (w *world) enrollVia(addr string, timeout time.Duration) {
 // delays everything the server sends by delay (none: straight).
 func delayedWorld(t testing.TB, delay time.Duration) *world {
 	w := newWorld(t)
+	// Between two long-polls the agent is away for the delay and more:
+	// not "offline" for that.
+	w.serverArgs = []string{"--agent-timeout", "30s"}
 	w.startServer()
 	if delay == 0 {
 		w.enroll()
@@ -162,9 +166,19 @@ func (w *world) overrun(dur string, wait time.Duration) time.Duration {
 	opened := false
 	var closedAt time.Time
 	for time.Until(r.End) > -10*time.Second {
+		if opened && time.Until(r.End) > 300*time.Millisecond {
+			time.Sleep(20 * time.Millisecond) // probe densely only near the end
+		}
 		at := time.Now() // the SYN leaves now; a dropped one fails only at the dial timeout
 		c, err := w.dialEcho()
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			w.t.Fatalf("probe: %v", err) // not a dropped SYN: the probe itself failed
+		}
 		if err == nil {
+			// Reset rather than close: thousands of probes must not leave
+			// the client's ports in TIME_WAIT.
+			_ = c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 			if !closedAt.IsZero() {
 				w.t.Logf("glitch: a connection was refused %v before one was accepted, %v before the end", at.Sub(closedAt), r.End.Sub(closedAt))
