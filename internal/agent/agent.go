@@ -232,7 +232,7 @@ func (a *Agent) enroll(ctx context.Context) error {
 // the server says this machine is gone it stops the agent with a GoneError.
 func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 	var index int64
-	failures := 0
+	failures, refusals := 0, 0
 	for ctx.Err() == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.cfg.WatchWait+15*time.Second)
 		ds, err := a.api.WatchState(callCtx, a.creds.id.MachineID, index, a.cfg.WatchWait)
@@ -241,7 +241,13 @@ func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 			if ctx.Err() != nil {
 				return
 			}
-			if gone(err) {
+			// Twice in a row, so that one stray answer (a proxy in
+			// front of the server, a deploy) does not end the agent.
+			refusals++
+			if !gone(err) {
+				refusals = 0
+			}
+			if refusals >= 2 {
 				stop(&GoneError{Machine: a.creds.id.MachineID, DataDir: a.cfg.DataDir, Err: err})
 				return
 			}
@@ -258,7 +264,7 @@ func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 		if failures > 0 {
 			a.log.Info("reconnected to server", "after_failures", failures)
 		}
-		failures = 0
+		failures, refusals = 0, 0
 		if ds.Version == index && index != 0 {
 			continue
 		}
