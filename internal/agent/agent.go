@@ -236,6 +236,7 @@ func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 	for ctx.Err() == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.cfg.WatchWait+15*time.Second)
 		ds, err := a.api.WatchState(callCtx, a.creds.id.MachineID, index, a.cfg.WatchWait)
+		received := time.Now()
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -268,18 +269,19 @@ func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 		if ds.Version == index && index != 0 {
 			continue
 		}
-		a.applyAndAck(ctx, ds)
+		a.applyAndAck(ctx, ds, received)
 		index = ds.Version
 	}
 }
 
-// applyAndAck installs a new state and confirms it to the server.
-func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
+// applyAndAck installs a new state, received at received, and confirms it
+// to the server.
+func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState, received time.Time) {
 	a.mu.Lock()
 	if changesGrants(a.state, ds) {
 		a.readUsage() // count what the elements about to go carried
 	}
-	a.state, a.receivedAt = ds, time.Now()
+	a.state, a.receivedAt = ds, received
 	a.saveProtected(ds)
 	start := time.Now()
 	st, err := a.fw.Apply(toFirewall(ds, a.receivedAt, start))
