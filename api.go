@@ -135,6 +135,7 @@ type AckInput struct {
 	Error      string     `json:"error,omitempty"`      // empty: applied
 	Terminated []TargetID `json:"terminated,omitempty"` // revoked targets whose flows were cut
 	ApplyTime  Duration   `json:"apply_time,omitzero"`  // time the agent spent in the kernel batch
+	Clock      *Clock     `json:"clock,omitempty"`      // the agent's clock against the server's, once measured
 }
 
 // MachineView is a machine as people see it: its record, its JIT status
@@ -147,6 +148,7 @@ type MachineView struct {
 	Online       bool          `json:"online"`
 	Policy       *Policy       `json:"policy,omitempty"`
 	ActiveGrants int           `json:"active_grants"`
+	ClockWarning string        `json:"clock_warning,omitempty"` // its agent's clock is off (see Clock.Skewed)
 	// As Azure's Configured tab: approved requests created in the last 7
 	// days, the latest grant confirmed in the kernel, and who asked for it.
 	ApprovedLast7d int       `json:"approved_requests_7d"`

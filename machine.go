@@ -15,8 +15,9 @@ type Machine struct {
 	Inventory      Inventory         `json:"inventory"`
 	EnrolledAt     time.Time         `json:"enrolled_at"`
 	LastSeen       time.Time         `json:"last_seen,omitzero"`
-	StateVersion   int64             `json:"state_version"`   // bumped on every change of its desired state
-	AppliedVersion int64             `json:"applied_version"` // last version its agent confirmed
+	StoppedAt      time.Time         `json:"stopped_at,omitzero"` // its agent said it stopped (clean shutdown)
+	StateVersion   int64             `json:"state_version"`       // bumped on every change of its desired state
+	AppliedVersion int64             `json:"applied_version"`     // last version its agent confirmed
 	ApplyError     string            `json:"apply_error,omitempty"`
 }
 
@@ -31,6 +32,7 @@ type Inventory struct {
 	AgentVersion  string     `json:"agent_version"`
 	Firewall      string     `json:"firewall"`                 // "nftables" when supported
 	FirewallError string     `json:"firewall_error,omitempty"` // why not, when not
+	Clock         *Clock     `json:"clock,omitempty"`          // the agent's clock against the server's, once measured
 }
 
 // Listener is a listening socket on a machine.
@@ -98,9 +100,10 @@ func (m *Machine) CheckSupported(doing string) error {
 	return nil
 }
 
-// Online reports whether the agent was seen within window.
+// Online reports whether the agent was seen within window and has not said
+// it stopped since.
 func (m *Machine) Online(now time.Time, window time.Duration) bool {
-	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window
+	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window && m.StoppedAt.Before(m.LastSeen)
 }
 
 var (

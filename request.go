@@ -101,7 +101,7 @@ type Target struct {
 	ApplyLatency Duration     `json:"apply_latency,omitzero"` // from request (or approval) to confirmation
 	Terminate    bool         `json:"terminate,omitempty"`    // revoked with --terminate: cut established flows
 	TerminatedAt time.Time    `json:"terminated_at,omitzero"`
-	Usage        *Usage       `json:"usage,omitempty"` // traffic counted while open; nil until the agent reports
+	Usage        *Usage       `json:"usage,omitempty"` // traffic counted while open; nil until the agent reports (JSON also has "used": see MarshalJSON)
 }
 
 // AggregateStatus summarises target statuses into the request's status: the

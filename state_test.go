@@ -301,3 +301,71 @@ func TestDesiredDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestServerTimeRoundTrip(t *testing.T) {
+	recv := time.Date(2026, 11, 29, 1, 2, 3, 123456789, time.UTC)
+	sent := recv.Add(1500 * time.Microsecond)
+	r, s, err := d.ParseServerTime(d.FormatServerTime(recv, sent))
+	if err != nil || !r.Equal(recv) || !s.Equal(sent) {
+		t.Fatalf("ParseServerTime = %v, %v, %v", r, s, err)
+	}
+	for _, bad := range []string{"", "2026-11-29T01:02:03Z", "x,y", "2026-11-29T01:02:03Z,2026-11-29T01:02:02Z"} {
+		if _, _, err := d.ParseServerTime(bad); err == nil {
+			t.Errorf("ParseServerTime(%q) accepted", bad)
+		}
+	}
+}
+
+// TestClockSample checks the NTP-style estimate: the server's time inside
+// the exchange is taken out of the round trip, and the offset is exact when
+// the delays each way are equal.
+func TestClockSample(t *testing.T) {
+	server := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name             string
+		skew, up, down   time.Duration
+		serverTime       time.Duration
+		wantOff, wantRTT time.Duration
+	}{
+		{"synced", 0, 10 * time.Millisecond, 10 * time.Millisecond, 0, 0, 20 * time.Millisecond},
+		{"ahead, long-poll", 3 * time.Second, 5 * time.Millisecond, 5 * time.Millisecond, 30 * time.Second, 3 * time.Second, 10 * time.Millisecond},
+		{"behind", -2 * time.Second, time.Millisecond, time.Millisecond, time.Millisecond, -2 * time.Second, 2 * time.Millisecond},
+		{"asymmetric: off by half the difference", 0, 0, 2500 * time.Millisecond, 0, 1250 * time.Millisecond, 2500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t0 := server.Add(tt.skew)
+		recv := server.Add(tt.up)
+		sent := recv.Add(tt.serverTime)
+		t1 := sent.Add(tt.down).Add(tt.skew)
+		c := d.Sample(t0, t1, recv, sent)
+		if c.Offset.Std() != tt.wantOff || c.RTT.Std() != tt.wantRTT {
+			t.Errorf("%s: Sample = %+v, want offset %v rtt %v", tt.name, c, tt.wantOff, tt.wantRTT)
+		}
+	}
+}
+
+func TestClockSkewed(t *testing.T) {
+	c := func(off, rtt time.Duration) *d.Clock { return &d.Clock{Offset: d.Offset(off), RTT: d.Duration(rtt)} }
+	tests := []struct {
+		name string
+		c    *d.Clock
+		want bool
+	}{
+		{"unknown", nil, false},
+		{"small", c(500*time.Millisecond, time.Millisecond), false},
+		{"ahead", c(3*time.Second, time.Millisecond), true},
+		{"behind", c(-3*time.Second, time.Millisecond), true},
+		{"within the uncertainty", c(3*time.Second, 4*time.Second), false},
+	}
+	for _, tt := range tests {
+		if got := tt.c.Skewed(2 * time.Second); got != tt.want {
+			t.Errorf("%s: Skewed = %v, want %v", tt.name, got, tt.want)
+		}
+		if got := tt.c.SkewWarning(2*time.Second) != ""; got != tt.want {
+			t.Errorf("%s: SkewWarning non-empty = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if c(3*time.Second, 0).Skewed(0) {
+		t.Error("a zero threshold warns")
+	}
+}

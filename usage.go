@@ -1,6 +1,7 @@
 package drawbridge
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -35,11 +36,39 @@ type Usage struct {
 // Used reports whether any packet was counted.
 func (u *Usage) Used() bool { return u != nil && u.Packets > 0 }
 
+// UseState says whether a grant was used: yes, no, or unknown when its
+// agent never reported the grant's counters (killed, or offline, before its
+// first reading), so that no traffic was ever counted, not even zero.
+type UseState string
+
+// Use states.
+const (
+	UsedYes     UseState = "yes"
+	UsedNo      UseState = "no"
+	UsedUnknown UseState = "unknown"
+)
+
+// State returns whether the grant was used; a nil Usage (no report from
+// the agent) is UsedUnknown.
+func (u *Usage) State() UseState {
+	switch {
+	case u == nil:
+		return UsedUnknown
+	case u.Packets > 0:
+		return UsedYes
+	}
+	return UsedNo
+}
+
 // Summary says in a few words whether the grant was used, for the audit log
-// and the CLI: "used: yes, 14 MB, last packet 10:42:05 UTC" or "used: no".
-// A nil Usage (no report from the agent) reads "used: no".
+// and the CLI: "used: yes, 14 MB, last packet 10:42:05 UTC", "used: no", or
+// for a nil Usage (no report from the agent) "used: unknown (the agent did
+// not report counters)".
 func (u *Usage) Summary() string {
-	if !u.Used() {
+	switch u.State() {
+	case UsedUnknown:
+		return "used: unknown (the agent did not report counters)"
+	case UsedNo:
 		return "used: no"
 	}
 	s := fmt.Sprintf("used: yes, %s", FormatBytes(u.Bytes))
@@ -49,12 +78,13 @@ func (u *Usage) Summary() string {
 	return s
 }
 
-// Details returns the usage facts recorded in an audit event's details.
+// Details returns the usage facts recorded in an audit event's details:
+// "used" is true or false, or "unknown" when the agent did not report.
 func (u *Usage) Details() map[string]any {
-	m := map[string]any{"used": u.Used()}
 	if u == nil {
-		return m
+		return map[string]any{"used": UsedUnknown}
 	}
+	m := map[string]any{"used": u.Used()}
 	m["packets"], m["bytes"] = u.Packets, u.Bytes
 	if !u.FirstUsedAt.IsZero() {
 		m["first_used_at"] = u.FirstUsedAt
@@ -227,4 +257,19 @@ func (p *Policy) HasIdleTimeout() bool {
 		}
 	}
 	return false
+}
+
+// MarshalJSON writes a target with, once it was open (or counted), its
+// "used" state: yes, no or unknown (see Usage.State), so that a client
+// never reads a missing report as "not used".
+func (t Target) MarshalJSON() ([]byte, error) {
+	type plain Target // without this method
+	v := struct {
+		plain
+		Used UseState `json:"used,omitempty"`
+	}{plain: plain(t)}
+	if !t.AppliedAt.IsZero() || t.Usage != nil {
+		v.Used = t.Usage.State()
+	}
+	return json.Marshal(v)
 }

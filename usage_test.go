@@ -27,7 +27,7 @@ func TestUsageSummary(t *testing.T) {
 		u    *d.Usage
 		want string
 	}{
-		{"no report", nil, "used: no"},
+		{"no report", nil, "used: unknown (the agent did not report counters)"},
 		{"no packets", &d.Usage{}, "used: no"},
 		{"used", &d.Usage{Packets: 10, Bytes: 14_000_000, LastUsedAt: last}, "used: yes, 14 MB, last packet 09:42:05 UTC"},
 	}

@@ -249,6 +249,12 @@ func (c *Client) ReportInventory(ctx context.Context, m d.MachineID, inv d.Inven
 	return c.Do(ctx, "PUT", "/api/v1/agent/machines/"+url.PathEscape(string(m))+"/inventory", nil, inv, nil)
 }
 
+// AgentOffline tells the server the agent is stopping, so its machine shows
+// offline at once.
+func (c *Client) AgentOffline(ctx context.Context, m d.MachineID) error {
+	return c.Do(ctx, "POST", "/api/v1/agent/machines/"+url.PathEscape(string(m))+"/offline", nil, nil, nil)
+}
+
 // Renew asks for a fresh client certificate.
 func (c *Client) Renew(ctx context.Context, m d.MachineID, csrPEM string) (*Enrollment, error) {
 	var out Enrollment

@@ -45,7 +45,7 @@ Grants close in the kernel at their end time even if the agent is stopped.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.server, "server", "", "server URL, https://host:port (only to enroll)")
-	fl.StringVar(&f.joinToken, "join-token", "", "join token from `drawbridge join-token create` (only to enroll)")
+	fl.StringVar(&f.joinToken, "join-token", "", "join token from 'drawbridge join-token create' (only to enroll)")
 	fl.StringVar(&f.caPin, "ca-pin", "", "sha256:… pin of the server's CA (only to enroll)")
 	fl.StringVar(&f.name, "name", "", "machine name (default: the hostname)")
 	fl.StringSliceVar(&f.labels, "labels", nil, "labels key=value, comma separated (at enrollment)")

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	d "github.com/drawbridge/drawbridge"
 )
 
 func newMachinesCmd(e *env) *cobra.Command {
@@ -45,7 +48,11 @@ func newMachinesCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, statusNames[m.Status], rulesSummary(m.Policy), m.ActiveGrants, m.ApprovedLast7d, lastAccess, orDash(m.LastUser), online, ago(now, m.LastSeen), m.ID, m.StatusReason)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		printMachineWarnings(e.stdout, ms)
+		return nil
 	}
 	cmd.AddCommand(newMachineDeleteCmd(e))
 	return cmd
@@ -59,7 +66,8 @@ func newMachineDeleteCmd(e *env) *cobra.Command {
 agent's certificate stops working at once; its requests stay for the record.
 The agent can no longer hear of the revocations, so its grants still close at
 their end times and its protected ports stay closed: run
-'drawbridge agent --cleanup' on a host you retire.`,
+'drawbridge agent --cleanup' on a host you retire. The agent, refused by the
+server, exits with an error that says so.`,
 		Example: `  drawbridge machines delete old-web-3`,
 		Args:    cobra.ExactArgs(1),
 	}
@@ -75,4 +83,14 @@ their end times and its protected ports stay closed: run
 		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted machine "+args[0])
 	}
 	return cmd
+}
+
+// printMachineWarnings prints, under the table, what needs an operator's
+// attention on a machine: an agent clock off from the server's.
+func printMachineWarnings(w io.Writer, ms []d.MachineView) {
+	for _, m := range ms {
+		if m.ClockWarning != "" {
+			fmt.Fprintf(w, "warning: %s: %s\n", m.Name, m.ClockWarning)
+		}
+	}
 }

@@ -253,8 +253,9 @@ func requestHeadline(r *d.Request) string {
 }
 
 // usageLine says whether a target that was open carried traffic: "used:
-// yes, 14 MB, last packet 10:42:05 UTC (1,203 packets since 10:40:01)" or
-// "used: no". It is empty for targets that never opened.
+// yes, 14 MB, last packet 10:42:05 UTC (1,203 packets since 10:40:01)",
+// "used: no", or "used: unknown (…)" when its agent never reported its
+// counters. It is empty for targets that never opened.
 func usageLine(t d.Target) string {
 	if t.AppliedAt.IsZero() && t.Usage == nil {
 		return ""

@@ -81,13 +81,16 @@ func newRevokeCmd(e *env) *cobra.Command {
 }
 
 // usedColumn is the USED column of the request list: the bytes counted, "no"
-// for an open or ended grant with no traffic, "-" for one that never opened.
+// for an open or ended grant with no traffic, "unknown" for one whose agent
+// never reported its counters, "-" for one that never opened.
 func usedColumn(t d.Target) string {
 	switch {
 	case t.Usage.Used():
 		return d.FormatBytes(t.Usage.Bytes)
 	case t.AppliedAt.IsZero() && t.Usage == nil:
 		return "-"
+	case t.Usage == nil:
+		return string(d.UsedUnknown)
 	}
 	return "no"
 }

@@ -29,6 +29,7 @@ type serverFlags struct {
 	hostnames, trusted        []string
 	maxDuration               string
 	agentTimeout, offline     time.Duration
+	clockSkewWarn             time.Duration
 	logLevel                  string
 	oidc                      oidcFlags    // server_oidc.go
 	audit                     auditFlags   // server_audit.go
@@ -60,6 +61,7 @@ in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
 	fl.StringVar(&f.maxDuration, "max-duration", "24h", "longest access anyone may configure or request")
 	fl.DurationVar(&f.agentTimeout, "agent-timeout", 20*time.Second, "an agent silent this long counts as offline (--wait fails at once)")
 	fl.DurationVar(&f.offline, "offline-after", 10*time.Minute, "an agent silent this long makes its machine Unsupported")
+	fl.DurationVar(&f.clockSkewWarn, "clock-skew-warn", control.DefaultClockSkewWarn, "warn about a machine whose agent's clock is off from the server's by more than this (0 turns the warning off)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.oidc.register(fl)
 	f.audit.register(fl)
@@ -125,7 +127,7 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	var svc *control.Service
 	metrics := web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
 	metrics.WatchDatabase(db.Full, db.ReserveReleases)
-	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline})
+	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline, ClockSkewWarn: skewWarn(f.clockSkewWarn)})
 
 	tokenPath := filepath.Join(f.dataDir, "admin.token")
 	admin, err := svc.Bootstrap(ctx)
@@ -245,4 +247,13 @@ func writeSecretFile(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// skewWarn maps --clock-skew-warn to control.Config.ClockSkewWarn, where 0
+// means the default: a flag of 0 (or less) turns the warning off.
+func skewWarn(v time.Duration) time.Duration {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }

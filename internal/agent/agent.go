@@ -63,6 +63,7 @@ type Agent struct {
 	receivedAt time.Time // monotonic: when state arrived
 	terminated map[d.TargetID]bool
 	usage      *usageTracker
+	clock      clockEstimator // this clock against the server's
 }
 
 // New returns an agent. inventory collects the host's inventory.
@@ -90,8 +91,10 @@ func (a *Agent) MachineID() d.MachineID {
 	return a.creds.id.MachineID
 }
 
-// Run enrolls if needed, then watches and applies until ctx ends. It returns
-// an error only when it cannot start (no identity and cannot enroll).
+// Run enrolls if needed, then watches and applies until ctx ends, and then
+// tells the server it stopped. It returns an error when it cannot start (no
+// identity and cannot enroll), and a *GoneError when the server no longer
+// knows this machine (it was deleted) or refuses its certificate.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.ensureIdentity(ctx); err != nil {
 		return err
@@ -101,15 +104,63 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.readUsage() // the baseline: what is counted already belongs to earlier runs
 	a.mu.Unlock()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.repairLoop(ctx) })
 	wg.Go(func() { a.usageLoop(ctx) })
 	wg.Go(func() { a.inventoryLoop(ctx) })
 	wg.Go(func() { a.renewLoop(ctx) })
-	a.watchLoop(ctx)
+	a.watchLoop(ctx, stop)
 	wg.Wait()
+	var gone *GoneError
+	if errors.As(context.Cause(ctx), &gone) {
+		return gone
+	}
+	a.sayOffline()
 	return nil
 }
+
+// GoneError is Run's error when the server answers that this machine does
+// not exist (deleted) or that its certificate is not accepted: retrying
+// cannot help, the host must enroll again.
+type GoneError struct {
+	Machine d.MachineID
+	DataDir string
+	Err     error // the server's answer; not unwrapped, so that callers print the advice
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("the server refuses this agent as machine %s (%v): the machine was probably deleted on the server "+
+		"('drawbridge machines delete'). Its protected ports stay closed and its grants still close at their end times. "+
+		"To retire this host, run 'drawbridge agent --cleanup'; to enroll it again, remove %s and start the agent "+
+		"with a new join token ('drawbridge join-token create')", e.Machine, e.Err, e.DataDir)
+}
+
+// gone reports whether err is the server saying this machine is not (or no
+// longer) one it knows: unauthenticated, forbidden or not found.
+func gone(err error) bool {
+	switch d.ErrorKind(err) {
+	case d.Unauthenticated, d.Forbidden, d.NotFound:
+		return true
+	}
+	return false
+}
+
+// sayOffline tells the server the agent stopped, so its machine shows
+// offline at once; a best effort, bounded in time.
+func (a *Agent) sayOffline() {
+	ctx, cancel := context.WithTimeout(context.Background(), offlineTimeout)
+	defer cancel()
+	if err := a.api.AgentOffline(ctx, a.creds.id.MachineID); err != nil {
+		a.log.Warn("tell the server this agent stopped", "err", err)
+		return
+	}
+	a.log.Info("agent stopped", "machine", a.creds.id.MachineID)
+}
+
+// offlineTimeout bounds the goodbye call at shutdown.
+const offlineTimeout = 3 * time.Second
 
 func (a *Agent) ensureIdentity(ctx context.Context) error {
 	c, err := loadIdentity(a.cfg.DataDir)
@@ -129,7 +180,8 @@ func (a *Agent) ensureIdentity(ctx context.Context) error {
 }
 
 func (a *Agent) useCreds(c *creds) error {
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: c.tlsConfig(), ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}}
+	tr := &http.Transport{TLSClientConfig: c.tlsConfig(), ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
+	hc := &http.Client{Transport: &clockTransport{next: tr, clock: &a.clock}}
 	api, err := client.New(c.id.Server, "", hc)
 	if err != nil {
 		return err
@@ -176,16 +228,28 @@ func (a *Agent) enroll(ctx context.Context) error {
 	return a.useCreds(c)
 }
 
-// watchLoop long-polls the desired state and applies each new version.
-func (a *Agent) watchLoop(ctx context.Context) {
+// watchLoop long-polls the desired state and applies each new version. When
+// the server says this machine is gone it stops the agent with a GoneError.
+func (a *Agent) watchLoop(ctx context.Context, stop context.CancelCauseFunc) {
 	var index int64
-	failures := 0
+	failures, refusals := 0, 0
 	for ctx.Err() == nil {
 		callCtx, cancel := context.WithTimeout(ctx, a.cfg.WatchWait+15*time.Second)
 		ds, err := a.api.WatchState(callCtx, a.creds.id.MachineID, index, a.cfg.WatchWait)
+		received := time.Now()
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
+				return
+			}
+			// Twice in a row, so that one stray answer (a proxy in
+			// front of the server, a deploy) does not end the agent.
+			refusals++
+			if !gone(err) {
+				refusals = 0
+			}
+			if refusals >= 2 {
+				stop(&GoneError{Machine: a.creds.id.MachineID, DataDir: a.cfg.DataDir, Err: err})
 				return
 			}
 			failures++
@@ -201,25 +265,26 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		if failures > 0 {
 			a.log.Info("reconnected to server", "after_failures", failures)
 		}
-		failures = 0
+		failures, refusals = 0, 0
 		if ds.Version == index && index != 0 {
 			continue
 		}
-		a.applyAndAck(ctx, ds)
+		a.applyAndAck(ctx, ds, received)
 		index = ds.Version
 	}
 }
 
-// applyAndAck installs a new state and confirms it to the server.
-func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
+// applyAndAck installs a new state, received at received, and confirms it
+// to the server.
+func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState, received time.Time) {
 	a.mu.Lock()
 	if changesGrants(a.state, ds) {
 		a.readUsage() // count what the elements about to go carried
 	}
-	a.state, a.receivedAt = ds, time.Now()
+	a.state, a.receivedAt = ds, received
 	a.saveProtected(ds)
 	start := time.Now()
-	st, err := a.fw.Apply(toFirewall(ds, 0))
+	st, err := a.fw.Apply(toFirewall(ds, a.receivedAt, start))
 	took := time.Since(start)
 	var cut []d.TargetID
 	if err == nil {
@@ -229,11 +294,15 @@ func (a *Agent) applyAndAck(ctx context.Context, ds *d.DesiredState) {
 		}
 	}
 	a.mu.Unlock()
-	ack := d.AckInput{Version: ds.Version, Terminated: cut, ApplyTime: d.Duration(took)}
+	ack := d.AckInput{Version: ds.Version, Terminated: cut, ApplyTime: d.Duration(took), Clock: a.clock.estimate()}
 	if err != nil {
 		ack.Error = err.Error()
 		a.log.Error("apply desired state", "version", ds.Version, "err", err)
 	} else {
+		if n := endedByClock(ds, a.receivedAt); n > 0 {
+			a.log.Warn("grants already ended by this machine's clock though the server gave them time: is the clock ahead of the server's?",
+				"grants", n, "clock_offset", a.clock.estimate())
+		}
 		a.log.Info("applied", "version", ds.Version, "protected", len(ds.Protected), "grants", len(ds.Grants), "added", st.Added, "removed", st.Removed, "replaced", st.Replaced, "rebuilt", st.Rebuilt, "took", took)
 	}
 	for attempt := 1; ctx.Err() == nil; attempt++ {
@@ -282,7 +351,7 @@ func (a *Agent) repairLoop(ctx context.Context) {
 		}
 		a.mu.Lock()
 		if a.state != nil {
-			st, err := a.fw.Apply(toFirewall(a.state, time.Since(a.receivedAt)))
+			st, err := a.fw.Apply(toFirewall(a.state, a.receivedAt, time.Now()))
 			switch {
 			case err != nil:
 				a.log.Error("repair", "err", err)
@@ -304,7 +373,8 @@ func (a *Agent) inventoryLoop(ctx context.Context) {
 	for {
 		inv := a.inventory(ctx)
 		inv.AgentVersion = a.cfg.Version
-		if !reflect.DeepEqual(inv, last) {
+		inv.Clock = a.clock.estimate()
+		if !sameInventory(inv, last) {
 			cctx, cancel := context.WithTimeout(ctx, client.DefaultTimeout)
 			err := a.api.ReportInventory(cctx, a.creds.id.MachineID, inv)
 			cancel()
@@ -320,6 +390,21 @@ func (a *Agent) inventoryLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// clockReportStep is how far the clock estimate must move before the
+// inventory is sent again for it alone.
+const clockReportStep = 100 * time.Millisecond
+
+// sameInventory reports whether b need not be sent after a: nothing changed
+// but the clock estimate, and that by less than clockReportStep.
+func sameInventory(a, b d.Inventory) bool {
+	ca, cb := a.Clock, b.Clock
+	a.Clock, b.Clock = nil, nil
+	if !reflect.DeepEqual(a, b) || (ca == nil) != (cb == nil) {
+		return false
+	}
+	return ca == nil || (ca.Offset-cb.Offset).Std().Abs() < clockReportStep
 }
 
 // renewLoop renews the client certificate once two thirds of its life passed.
@@ -360,15 +445,15 @@ func (a *Agent) renew(ctx context.Context) error {
 	return a.creds.loadCert()
 }
 
-// toFirewall maps a desired state to the enforcer's input, with elapsed
-// time since the state arrived taken off every grant.
-func toFirewall(ds *d.DesiredState, elapsed time.Duration) firewall.State {
+// toFirewall maps a desired state that arrived at receivedAt to the
+// enforcer's input at now, each grant with what is left of it (grantLeft).
+func toFirewall(ds *d.DesiredState, receivedAt, now time.Time) firewall.State {
 	var s firewall.State
 	for _, p := range ds.Protected {
 		s.Protected = append(s.Protected, firewall.Port{Protocol: fwProto(p.Protocol), Number: p.Port})
 	}
 	for _, g := range ds.Grants {
-		left := g.Remaining.Std() - elapsed
+		left := grantLeft(g, receivedAt, now)
 		if left <= 0 {
 			continue
 		}
@@ -429,7 +514,8 @@ func (a *Agent) restoreProtected() {
 	if err != nil || ok {
 		return
 	}
-	st, err := a.fw.Apply(toFirewall(&d.DesiredState{Protected: ports}, 0))
+	now := time.Now()
+	st, err := a.fw.Apply(toFirewall(&d.DesiredState{Protected: ports}, now, now))
 	if err != nil {
 		a.log.Error("restore protected ports", "err", err)
 		return

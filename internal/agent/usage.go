@@ -285,9 +285,8 @@ func (a *Agent) nextUsageRead(now time.Time) time.Duration {
 	if a.state == nil {
 		return wait
 	}
-	elapsed := now.Sub(a.receivedAt)
 	for _, g := range a.state.Grants {
-		if w := g.Remaining.Std() - elapsed - preExpiryRead; w > 0 && w < wait {
+		if w := grantLeft(g, a.receivedAt, now) - preExpiryRead; w > 0 && w < wait {
 			wait = w
 		}
 	}

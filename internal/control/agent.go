@@ -142,6 +142,9 @@ func (s *Service) Renew(ctx context.Context, agent d.Actor, csrPEM string) (*d.E
 
 // ReportInventory stores what the agent reports about its host.
 func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inventory) error {
+	if err := inv.Clock.Check("clock"); err != nil {
+		return err
+	}
 	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		m, err := tx.Machine(d.MachineID(agent.ID))
 		if err != nil {
@@ -150,6 +153,15 @@ func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inve
 		m.Inventory = sanitizeInventory(inv)
 		m.LastSeen = s.now()
 		return tx.MachineUpdate(m)
+	})
+}
+
+// AgentStopped records that the agent stopped cleanly, so its machine shows
+// offline at once rather than after the online window. Its next call shows
+// it online again.
+func (s *Service) AgentStopped(ctx context.Context, agent d.Actor) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		return tx.MachineStopped(d.MachineID(agent.ID), s.now())
 	})
 }
 
@@ -254,6 +266,9 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 	if len(in.Error) > 1024 {
 		in.Error = in.Error[:1024]
 	}
+	if err := in.Clock.Check("clock"); err != nil {
+		return err
+	}
 	var topics []string
 	var latencies []time.Duration
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
@@ -265,6 +280,12 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 		}
 		if in.Version < 0 || in.Version > m.StateVersion {
 			return d.FieldErrorf("version", "version %d was never sent to this machine", in.Version)
+		}
+		if in.Clock != nil {
+			m.Inventory.Clock = in.Clock
+			if err := tx.MachineUpdate(m); err != nil {
+				return err
+			}
 		}
 		if err := tx.MachineSetApplied(id, in.Version, in.Error); err != nil {
 			return err

@@ -80,7 +80,8 @@ func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, 
 			n++
 		}
 	}
-	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: s.hub.Has(machineTopic(string(m.ID))) || m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n}, nil
+	return d.MachineView{Machine: *m, Status: st, StatusReason: reason, Online: s.hub.Has(machineTopic(string(m.ID))) || m.Online(now, s.cfg.OnlineWindow), Policy: p, ActiveGrants: n,
+		ClockWarning: m.Inventory.Clock.SkewWarning(s.cfg.ClockSkewWarn)}, nil
 }
 
 // Events lists audit events after an ID, oldest first. Needs audit/read.

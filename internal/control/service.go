@@ -19,6 +19,7 @@ type Config struct {
 	AgentCertTTL    time.Duration // agent client certificate lifetime (default 7 days)
 	RecheckInterval time.Duration // long-poll re-reads the database this often, for peers' changes (default 2s)
 	DefaultDuration time.Duration // request duration when none is given, capped by the rule (default 1h)
+	ClockSkewWarn   time.Duration // an agent's clock off by more than this shows a warning (default 2s; negative: never)
 }
 
 func (c *Config) setDefaults() {
@@ -40,7 +41,13 @@ func (c *Config) setDefaults() {
 	if c.DefaultDuration == 0 {
 		c.DefaultDuration = time.Hour
 	}
+	if c.ClockSkewWarn == 0 {
+		c.ClockSkewWarn = DefaultClockSkewWarn
+	}
 }
+
+// DefaultClockSkewWarn is the default Config.ClockSkewWarn.
+const DefaultClockSkewWarn = 2 * time.Second
 
 // Signer issues agent client certificates; internal/pki implements it.
 type Signer interface {

@@ -65,7 +65,8 @@ type world struct {
 	serverAddr6    string
 	caPath         string
 	agentExtraArgs []string
-	database       string // --database for the server; "" is SQLite in dataDir
+	serverArgs     []string // more flags for the server (later ones win)
+	database       string   // --database for the server; "" is SQLite in dataDir
 }
 
 func newWorld(t testing.TB) *world {
@@ -157,6 +158,7 @@ func (w *world) startServer() {
 	if w.database != "" {
 		args = append(args, "--database", w.database)
 	}
+	args = append(args, w.serverArgs...)
 	w.server = w.start(w.srv, "server", args...)
 	eventually(w.t, 10*time.Second, "server ready", func() bool {
 		b, err := os.ReadFile(filepath.Join(w.dataDir, "admin.token"))

@@ -3,10 +3,12 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 )
 
 // Counters reads the packet and byte counters of every allow element now in
@@ -14,7 +16,8 @@ import (
 // the allow sets, so its cost grows with the number of elements; call it
 // every few seconds, not per packet. An element found without a counter
 // (a set recreated by someone else) makes the next Apply rebuild the table.
-// Safe for concurrent use.
+// Without the table (before the first Apply) it returns none. Safe for
+// concurrent use.
 func (f *Firewall) Counters() ([]Counter, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -25,6 +28,9 @@ func (f *Firewall) Counters() ([]Counter, error) {
 		addrLen int
 	}{{o.allow4, 4}, {o.allow6, 16}} {
 		els, err := f.conn.GetSetElements(set.s)
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil // no table yet (a fresh host): nothing counted
+		}
 		if err != nil {
 			return nil, fmt.Errorf("firewall: counters: list set %s: %w", set.s.Name, err)
 		}

@@ -136,3 +136,14 @@ func TestCountersReplaced(t *testing.T) {
 		t.Errorf("replaced element counts %d packets, want 0", n)
 	}
 }
+
+// TestCountersWithoutTable: before the first Apply (a fresh host) there is
+// nothing to count, and that is not an error.
+func TestCountersWithoutTable(t *testing.T) {
+	hs := newHosts(t, "server")
+	f := open(t, hs[0])
+	cs, err := f.Counters()
+	if err != nil || len(cs) != 0 {
+		t.Fatalf("Counters on a fresh host = %v, %v; want none, no error", cs, err)
+	}
+}

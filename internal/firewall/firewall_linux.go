@@ -77,6 +77,9 @@ type Firewall struct {
 	// start is when the current Apply began: the moment its remaining
 	// times refer to.
 	start time.Time
+	// now is the clock for start, the cache's deadlines and the diff;
+	// time.Now except in tests that must not depend on machine speed.
+	now func() time.Time
 	// cache mirrors the elements of our sets (set name → element key →
 	// element with its expiry deadline) as of generation gen. Only the
 	// kernel's timeouts change elements without a new generation, so while
@@ -112,7 +115,7 @@ func Open(opts Options) (*Firewall, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Firewall{netns: opts.NetNS, log: log, conn: conn}, nil
+	return &Firewall{netns: opts.NetNS, log: log, conn: conn, now: time.Now}, nil
 }
 
 // Close releases the netlink socket. The table stays in the kernel and keeps
@@ -229,13 +232,16 @@ func rules(o objects) []ruleSpec {
 // If another process changes any nftables ruleset during the Apply, the
 // commit fails with ERESTART and Apply starts over once.
 func (f *Firewall) Apply(s State) (Stats, error) {
+	// Remaining times are as of the call: the time spent normalising and
+	// waiting for the lock must not be added to any grant.
+	start := f.now()
 	if err := s.validate(); err != nil {
 		return Stats{}, fmt.Errorf("firewall: apply: %w", err)
 	}
 	d := desiredState(s)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.start = time.Now()
+	f.start = start
 	st, err := f.apply(d)
 	if err != nil {
 		// A race with the kernel (an element expired, someone else
@@ -333,7 +339,7 @@ func (f *Firewall) apply(d desired) (Stats, error) {
 			return f.rebuild(o, d, gen.ID, why)
 		}
 	}
-	now := time.Now()
+	now := f.now()
 	var st Stats
 	var ops []elemOp
 	next := map[string]map[string]cachedElem{}
@@ -465,7 +471,7 @@ func (f *Firewall) send(ops []elemOp, gen uint32) error {
 				// Remaining times are as of the start of Apply; a large apply
 				// sends its later batches seconds after that, and the time in
 				// between must not be added to any grant.
-				op.add.Timeout = max(op.add.Timeout-time.Since(f.start).Truncate(time.Millisecond), time.Millisecond)
+				op.add.Timeout = max(op.add.Timeout-f.now().Sub(f.start).Truncate(time.Millisecond), time.Millisecond)
 			}
 			if err := f.conn.SetAddElements(op.set, []nftables.SetElement{*op.add}); err != nil {
 				return err
@@ -475,7 +481,7 @@ func (f *Firewall) send(ops []elemOp, gen uint32) error {
 		if n < maxBatchElements && i < len(ops)-1 {
 			continue
 		}
-		at := time.Now()
+		at := f.now()
 		if err := f.flush(gen); err != nil {
 			return err
 		}
@@ -526,9 +532,17 @@ func (f *Firewall) rebuild(o objects, d desired, gen uint32, why string) (Stats,
 	f.conn.AddChain(o.input)
 	f.conn.AddChain(o.guard)
 	budget := maxBatchElements
+	// As in send: remaining times are as of the start of Apply, and the
+	// time spent since (verify) must not be added to any grant.
+	elapsed := f.now().Sub(f.start).Truncate(time.Millisecond)
 	first := func(els []nftables.SetElement) ([]nftables.SetElement, []nftables.SetElement) {
 		k := min(budget, len(els))
 		budget -= k
+		for i := range els[:k] {
+			if els[i].Timeout > 0 {
+				els[i].Timeout = max(els[i].Timeout-elapsed, time.Millisecond)
+			}
+		}
 		return els[:k], els[k:]
 	}
 	var rest []elemOp
@@ -553,7 +567,7 @@ func (f *Firewall) rebuild(o objects, d desired, gen uint32, why string) (Stats,
 		f.conn.AddRule(&nftables.Rule{Table: o.table, Chain: c, Exprs: r.exprs,
 			UserData: userdata.AppendString(nil, userdata.TypeComment, commentPrefix+r.comment)})
 	}
-	at := time.Now()
+	at := f.now()
 	if err := f.flush(gen); err != nil {
 		return Stats{}, err
 	}

@@ -324,11 +324,12 @@ func checkCache(t testing.TB, f *Firewall) {
 	}
 	o := newObjects()
 	for _, s := range []*nftables.Set{o.protected, o.allow4, o.allow6} {
+		before := time.Now()
 		els, err := f.conn.GetSetElements(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		now := time.Now()
+		after := time.Now() // the kernel read its clock in between, however long the dump took
 		if len(els) != len(f.cache[s.Name]) {
 			t.Errorf("set %s: kernel has %d elements, cache %d", s.Name, len(els), len(f.cache[s.Name]))
 		}
@@ -338,8 +339,8 @@ func checkCache(t testing.TB, f *Firewall) {
 				t.Errorf("set %s: kernel element %x not cached", s.Name, e.Key)
 				continue
 			}
-			if s.HasTimeout && (c.deadline.Sub(now)-e.Expires).Abs() > 250*time.Millisecond {
-				t.Errorf("set %s: element %x expires in %v, cache says %v", s.Name, e.Key, e.Expires, c.deadline.Sub(now))
+			if s.HasTimeout && (e.Expires > c.deadline.Sub(before)+250*time.Millisecond || e.Expires < c.deadline.Sub(after)-250*time.Millisecond) {
+				t.Errorf("set %s: element %x expires in %v, cache says %v to %v", s.Name, e.Key, e.Expires, c.deadline.Sub(after), c.deadline.Sub(before))
 			}
 		}
 	}
@@ -535,11 +536,16 @@ func TestOverlap(t *testing.T) {
 }
 
 // TestLarge applies more elements than fit one batch.
+// TestLarge applies more elements than fit in one batch. The firewall's
+// clock is frozen, so that whether an element's timeout is kept or reset
+// depends only on the diff, never on how long the applies take: a second
+// Apply of the same State must change nothing, however slow the machine.
 func TestLarge(t *testing.T) {
 	hs := newHosts(t, "server")
 	f := open(t, hs[0])
-	deadline := time.Now().Add(time.Hour)
-	s := manyAllows(3*maxBatchElements+17, deadline)
+	frozen := time.Now()
+	f.now = func() time.Time { return frozen }
+	s := manyAllowsLeft(3*maxBatchElements+17, time.Hour)
 	st := apply(t, f, s)
 	if st.Added != len(s.Allows)+1 || !st.Rebuilt {
 		t.Errorf("first Apply = %+v", st)
@@ -547,20 +553,51 @@ func TestLarge(t *testing.T) {
 	if got := len(kernelAllows(t, f)); got != len(s.Allows) {
 		t.Errorf("kernel has %d elements, want %d", got, len(s.Allows))
 	}
-	checkCache(t, f)
-	if st := apply(t, f, manyAllows(len(s.Allows), deadline)); st.Changed() {
+	checkCacheKeys(t, f)
+	if st := apply(t, f, manyAllowsLeft(len(s.Allows), time.Hour)); st.Changed() {
 		t.Errorf("second Apply = %+v", st)
+	}
+	// One element's end moved by more than the tolerance: only it is reset.
+	s2 := manyAllowsLeft(len(s.Allows), time.Hour)
+	s2.Allows[5].Remaining -= 2 * expiryTolerance
+	if st := apply(t, f, s2); st != (Stats{Replaced: 1}) {
+		t.Errorf("Apply with one end moved = %+v, want 1 replaced", st)
 	}
 	if st := apply(t, f, State{Protected: s.Protected}); st.Removed != len(s.Allows) {
 		t.Errorf("clearing Apply = %+v", st)
 	}
 }
 
+// checkCacheKeys checks that the cache holds exactly the kernel's elements
+// (not their deadlines: for a firewall on a frozen clock).
+func checkCacheKeys(t testing.TB, f *Firewall) {
+	t.Helper()
+	o := newObjects()
+	for _, s := range []*nftables.Set{o.protected, o.allow4, o.allow6} {
+		els, err := f.conn.GetSetElements(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(els) != len(f.cache[s.Name]) {
+			t.Errorf("set %s: kernel has %d elements, cache %d", s.Name, len(els), len(f.cache[s.Name]))
+		}
+		for _, e := range els {
+			if _, ok := f.cache[s.Name][elemKey(&e)]; !ok {
+				t.Errorf("set %s: kernel element %x not cached", s.Name, e.Key)
+			}
+		}
+	}
+}
+
 // manyAllows returns n grants for distinct addresses in 198.18.0.0/15 that
 // end at distinct times after deadline (so normalize cannot merge them).
 func manyAllows(n int, deadline time.Time) State {
+	return manyAllowsLeft(n, time.Until(deadline))
+}
+
+// manyAllowsLeft is manyAllows with the first grant's remaining time given.
+func manyAllowsLeft(n int, left time.Duration) State {
 	s := State{Protected: []Port{{TCP, 22}}}
-	left := time.Until(deadline)
 	base := netip.MustParseAddr("198.18.0.0").As4()
 	for i := range n {
 		a := base

@@ -8,13 +8,13 @@ import (
 	d "github.com/drawbridge/drawbridge"
 )
 
-const machineCols = `id, name, labels, inventory, enrolled_at, last_seen_at, state_version, applied_version, apply_error`
+const machineCols = `id, name, labels, inventory, enrolled_at, last_seen_at, state_version, applied_version, apply_error, stopped_at`
 
 func scanMachine(s scanner) (d.Machine, error) {
 	var m d.Machine
 	var labels, inv string
-	var enrolled, seen int64
-	if err := s.Scan(&m.ID, &m.Name, &labels, &inv, &enrolled, &seen, &m.StateVersion, &m.AppliedVersion, &m.ApplyError); err != nil {
+	var enrolled, seen, stopped int64
+	if err := s.Scan(&m.ID, &m.Name, &labels, &inv, &enrolled, &seen, &m.StateVersion, &m.AppliedVersion, &m.ApplyError, &stopped); err != nil {
 		return m, err
 	}
 	var err error
@@ -24,7 +24,7 @@ func scanMachine(s scanner) (d.Machine, error) {
 	if err := json.Unmarshal([]byte(inv), &m.Inventory); err != nil {
 		return m, fmt.Errorf("inventory: %w", err)
 	}
-	m.EnrolledAt, m.LastSeen = fromMicros(enrolled), fromMicros(seen)
+	m.EnrolledAt, m.LastSeen, m.StoppedAt = fromMicros(enrolled), fromMicros(seen), fromMicros(stopped)
 	return m, nil
 }
 
@@ -39,8 +39,8 @@ func (tx *Tx) MachineCreate(m *d.Machine) error {
 	if err != nil {
 		return fmt.Errorf("store: create machine: %w", err)
 	}
-	_, err = tx.exec(`INSERT INTO machines (`+machineCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(m.ID), m.Name, labels, inv, micros(m.EnrolledAt), micros(m.LastSeen), m.StateVersion, m.AppliedVersion, m.ApplyError)
+	_, err = tx.exec(`INSERT INTO machines (`+machineCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(m.ID), m.Name, labels, inv, micros(m.EnrolledAt), micros(m.LastSeen), m.StateVersion, m.AppliedVersion, m.ApplyError, micros(m.StoppedAt))
 	return classify("create machine", err, fmt.Sprintf("a machine named %q (or with ID %s) already exists", m.Name, m.ID))
 }
 
@@ -97,6 +97,16 @@ func (tx *Tx) MachineTouch(id d.MachineID, seen time.Time) error {
 		return classify("touch machine", err, "")
 	}
 	return affected("touch machine", res, notFound("machine %s not found", id))
+}
+
+// MachineStopped records that the machine's agent stopped cleanly at at.
+// It returns NotFound if there is no such machine.
+func (tx *Tx) MachineStopped(id d.MachineID, at time.Time) error {
+	res, err := tx.exec(`UPDATE machines SET stopped_at = ? WHERE id = ?`, micros(at), string(id))
+	if err != nil {
+		return classify("machine stopped", err, "")
+	}
+	return affected("machine stopped", res, notFound("machine %s not found", id))
 }
 
 // MachineBumpVersion increments the machine's state version in one

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -40,6 +41,7 @@ func (s *Server) authenticate(r *http.Request) (d.Actor, error) {
 // path — an agent can never read or change another machine's state.
 func (s *Server) agent(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		w = &serverTimeWriter{ResponseWriter: w, received: time.Now()}
 		var a d.Actor // known once the certificate names an existing machine
 		err := func() error {
 			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || s.certID == nil {
@@ -67,6 +69,35 @@ func (s *Server) agent(h handlerFunc) http.HandlerFunc {
 		}
 	}
 }
+
+// serverTimeWriter stamps an agent route's response with the server's clock
+// (d.ServerTimeHeader): when the request arrived and when the response
+// left, so that the agent can estimate its clock offset.
+type serverTimeWriter struct {
+	http.ResponseWriter
+	received time.Time
+	stamped  bool
+}
+
+func (w *serverTimeWriter) stamp() {
+	if !w.stamped {
+		w.stamped = true
+		w.Header().Set(d.ServerTimeHeader, d.FormatServerTime(w.received, time.Now()))
+	}
+}
+
+func (w *serverTimeWriter) WriteHeader(code int) {
+	w.stamp()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *serverTimeWriter) Write(b []byte) (int, error) {
+	w.stamp()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *serverTimeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // public wraps an unauthenticated handler (health, enrollment with a join token).
 func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {

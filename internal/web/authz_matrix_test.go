@@ -323,6 +323,7 @@ func matrixRoutes() []matrixRoute {
 		{route: "PUT /api/v1/agent/machines/{machine}/inventory", kind: notUser},
 		{route: "POST /api/v1/agent/machines/{machine}/usage", kind: notUser},
 		{route: "POST /api/v1/agent/machines/{machine}/renew", kind: notUser},
+		{route: "POST /api/v1/agent/machines/{machine}/offline", kind: notUser},
 		{route: "/api/", kind: notUser}, // the JSON 404 for unknown API paths
 	}
 }

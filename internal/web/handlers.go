@@ -402,6 +402,14 @@ func (s *Server) handleAgentRenew(w http.ResponseWriter, r *http.Request, a d.Ac
 	return nil
 }
 
+func (s *Server) handleAgentOffline(w http.ResponseWriter, r *http.Request, a d.Actor) error {
+	if err := s.svc.AgentStopped(r.Context(), a); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func boolParam(v, name string) (bool, error) {
 	if v == "" {
 		return false, nil

@@ -70,6 +70,7 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/v1/agent/machines/{machine}/inventory", s.agent(s.handleAgentInventory))
 	m.HandleFunc("POST /api/v1/agent/machines/{machine}/usage", s.agent(s.handleAgentUsage))
 	m.HandleFunc("POST /api/v1/agent/machines/{machine}/renew", s.agent(s.handleAgentRenew))
+	m.HandleFunc("POST /api/v1/agent/machines/{machine}/offline", s.agent(s.handleAgentOffline))
 
 	// Anything else under /api/ is a JSON 404, not the mux's text page.
 	m.HandleFunc("/api/", s.public(s.handleNotFound))

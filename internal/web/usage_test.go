@@ -117,7 +117,7 @@ func TestIdleClose(t *testing.T) {
 		t.Errorf("desired state after idle close has %d grants, want 2", len(ds.Grants))
 	}
 	ev, ok := findEvent(e.events(t, before), d.EvRequestRevoked, string(quiet.Targets[0].ID))
-	if !ok || ev.Actor != d.SystemActor.Subject() || !strings.HasPrefix(ev.Reason, "idle: no traffic for 15m; used: no") {
+	if !ok || ev.Actor != d.SystemActor.Subject() || !strings.HasPrefix(ev.Reason, "idle: no traffic for 15m; used: unknown (the agent did not report counters)") {
 		t.Errorf("idle event %+v: want reason idle by the system", ev)
 	}
 
@@ -142,4 +142,45 @@ func TestPolicyIdleTimeout(t *testing.T) {
 	wantError(t, e.call(t, "PUT", "/api/v1/machines/web1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, "rules[0].idle_timeout")
 	in.Rules[0].IdleTimeout = "soon"
 	wantError(t, e.call(t, "PUT", "/api/v1/machines/web1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, "rules[0].idle_timeout")
+}
+
+// TestTargetUsedState: a grant's JSON says whether it was used, and says
+// "unknown" (not "no") while its agent never reported its counters.
+func TestTargetUsedState(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.enroll(t, "web1")
+	e.policy(t, "web1", d.RuleInput{Port: 22})
+	used := func(id d.RequestID) string {
+		t.Helper()
+		var r struct {
+			Targets []struct {
+				Used *string `json:"used"`
+			} `json:"targets"`
+		}
+		decode(t, e.call(t, "GET", "/api/v1/requests/"+string(id), e.admin, nil), http.StatusOK, &r)
+		if r.Targets[0].Used == nil {
+			return "(absent)"
+		}
+		return *r.Targets[0].Used
+	}
+	pending := e.request(t, e.admin, d.RequestInput{Targets: ports("web1", 22), Source: "198.51.100.8", Duration: "1h"})
+	if got := used(pending.ID); got != "(absent)" {
+		t.Errorf("a grant not yet open: used %q, want absent", got)
+	}
+	r := e.activeRequest(t, e.admin, a, d.RequestInput{Targets: ports("web1", 22), Source: "198.51.100.7", Duration: "1h"})
+	if got := used(r.ID); got != "unknown" {
+		t.Errorf("open, no report from the agent: used %q, want unknown", got)
+	}
+	path := "/api/v1/agent/machines/" + string(a.id) + "/usage"
+	report := d.UsageInput{Epoch: "run1", Targets: []d.TargetUsage{{Target: r.Targets[0].ID}}}
+	decode(t, a.call(t, e, "POST", path, report), http.StatusNoContent, nil)
+	if got := used(r.ID); got != "no" {
+		t.Errorf("reported with no traffic: used %q, want no", got)
+	}
+	report.Targets[0].Packets, report.Targets[0].Bytes = 3, 180
+	decode(t, a.call(t, e, "POST", path, report), http.StatusNoContent, nil)
+	if got := used(r.ID); got != "yes" {
+		t.Errorf("reported with traffic: used %q, want yes", got)
+	}
 }
