@@ -26,12 +26,12 @@ import (
 
 // Limits on free text, in bytes.
 const (
-	MaxReason        = 1024 // revoke, done, approve, deny and extend reasons
-	MaxName          = 128  // token names and other display names
-	MaxMachineText   = 1024 // an agent's apply error and other machine-reported text
-	MaxEventText     = 4096 // any free-text field of an audit event (the last guard)
-	maxExcerptRunes  = 32   // how much of a bad value an error message shows
-	excerptEllipsis  = "…"
+	MaxReason       = 1024 // revoke, done, approve, deny and extend reasons
+	MaxName         = 128  // token names and other display names
+	MaxMachineText  = 1024 // an agent's apply error and other machine-reported text
+	MaxEventText    = 4096 // any free-text field of an audit event (the last guard)
+	maxExcerptRunes = 32   // how much of a bad value an error message shows
+	excerptEllipsis = "…"
 )
 
 // IsControl reports whether r is a control character for Drawbridge's
