@@ -69,7 +69,7 @@ func NormalizeApproval(r ApprovalRule, serverCap time.Duration) (ApprovalRule, e
 		}
 		for j, a := range l.Approvers {
 			if !approverRE.MatchString(a) {
-				return r, FieldErrorf(fmt.Sprintf("%s.approvers[%d]", f, j), "approver %q: want role:<role>, group:<name>, user:<name> or token:<ID>", a)
+				return r, FieldErrorf(fmt.Sprintf("%s.approvers[%d]", f, j), "approver %s: want role:<role>, group:<name>, user:<name> or token:<ID>", Excerpt(string(a)))
 			}
 		}
 	}

@@ -32,23 +32,23 @@ func ParseDuration(s string) (Duration, error) {
 	} else {
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			err = fmt.Errorf("invalid duration %q: want Go style (3h, 90m) or ISO 8601 (PT3H)", s)
+			err = fmt.Errorf("invalid duration %s: want Go style (3h, 90m) or ISO 8601 (PT3H)", Excerpt(s))
 		}
 	}
 	if err != nil {
 		return 0, err
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("duration %q is negative", s)
+		return 0, fmt.Errorf("duration %s is negative", Excerpt(s))
 	}
 	if d > maxDuration {
-		return 0, fmt.Errorf("duration %q is too long", s)
+		return 0, fmt.Errorf("duration %s is too long", Excerpt(s))
 	}
 	return Duration(d), nil
 }
 
 func parseISO8601(s string) (time.Duration, error) {
-	bad := fmt.Errorf("invalid ISO 8601 duration %q: want P[nD][T[nH][nM][nS]]", s)
+	bad := fmt.Errorf("invalid ISO 8601 duration %s: want P[nD][T[nH][nM][nS]]", Excerpt(s))
 	rest := s[1:]
 	if rest == "" {
 		return 0, bad
@@ -96,7 +96,7 @@ func parseISO8601(s string) (time.Duration, error) {
 		rest = rest[i+1:]
 		total += n * units[u].secs
 		if total > maxDuration.Seconds() {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("duration %s is too long", Excerpt(s))
 		}
 	}
 	if last < 0 {

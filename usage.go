@@ -122,7 +122,7 @@ func CheckUsageInput(in UsageInput) error {
 	for i, t := range in.Targets {
 		field := fmt.Sprintf("targets[%d]", i)
 		if !ValidID(string(t.Target), TargetPrefix) {
-			return FieldErrorf(field+".target", "malformed target ID %q", t.Target)
+			return FieldErrorf(field+".target", "malformed target ID %s", Excerpt(string(t.Target)))
 		}
 		if t.FirstSeenAgo < 0 || t.LastSeenAgo < 0 || t.LastSeenAgo > t.FirstSeenAgo {
 			return FieldErrorf(field, "first_seen_ago and last_seen_ago must be non-negative, last no older than first")

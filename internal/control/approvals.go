@@ -88,8 +88,8 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 	if !d.ValidID(string(id), d.RequestPrefix) {
 		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
 	}
-	if err := d.CheckJustification(reason); err != nil {
-		return nil, d.FieldErrorf("reason", "%s", d.AsError(err).Message)
+	if err := d.CheckText("reason", reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
@@ -220,6 +220,9 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 	by, err := d.ParseDuration(in.By)
 	if err != nil || by.Std() < d.MinDuration {
 		return nil, d.FieldErrorf("by", "by must be a duration of at least 1s, such as 30m")
+	}
+	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if r.Requester != a.Subject() {

@@ -203,8 +203,8 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 	if !d.ValidID(string(id), d.RequestPrefix) {
 		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
 	}
-	if err := d.CheckJustification(in.Reason); err != nil {
-		return nil, d.WithField(&d.Error{Kind: d.Invalid, Message: "reason: " + d.AsError(err).Message}, "reason")
+	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	return s.changeRequest(ctx, id, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {
