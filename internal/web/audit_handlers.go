@@ -47,7 +47,7 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"events": es}
+		body := map[string]any{"events": listOf(es)}
 		if n := len(es); n > 0 && n == effectiveLimit(limit) {
 			body["next"] = es[n-1].ID
 		}

@@ -2,6 +2,9 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -9,10 +12,15 @@ import (
 // handlerFunc is an authenticated handler: the actor is passed explicitly.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a d.Actor) error
 
-// user wraps a handler for people and automation: a bearer token is required.
-func (s *Server) user(h handlerFunc) http.HandlerFunc {
+// user wraps a handler for people and automation: a bearer token is
+// required, and the query may hold only the parameters named in params (see
+// checkQuery).
+func (s *Server) user(h handlerFunc, params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
+		if err == nil {
+			err = checkQuery(r, params)
+		}
 		if err == nil {
 			err = h(w, r, a)
 		}
@@ -34,8 +42,9 @@ func (s *Server) authenticate(r *http.Request) (d.Actor, error) {
 
 // agent wraps a handler for agents: a verified client certificate is
 // required, its machine must exist, and it must be the machine named in the
-// path — an agent can never read or change another machine's state.
-func (s *Server) agent(h handlerFunc) http.HandlerFunc {
+// path — an agent can never read or change another machine's state. The
+// query may hold only the parameters named in params.
+func (s *Server) agent(h handlerFunc, params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := func() error {
 			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || s.certID == nil {
@@ -53,6 +62,9 @@ func (s *Server) agent(h handlerFunc) http.HandlerFunc {
 				return &d.Error{Kind: d.Forbidden, Message: "this certificate belongs to machine " + string(m.ID) + ", not " + want}
 			}
 			a := d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: m.Name, Source: s.clientAddr(r)}
+			if err := checkQuery(r, params); err != nil {
+				return err
+			}
 			return h(w, r, a)
 		}()
 		if err != nil {
@@ -68,4 +80,30 @@ func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) ht
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// checkQuery refuses a query that does not parse, names a parameter the
+// route does not take, or gives one twice: each a 400 naming it, so that a
+// misspelt filter (?stauts=dead) is never silently ignored.
+func checkQuery(r *http.Request, params []string) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return &d.Error{Kind: d.Invalid, Message: "malformed query string"}
+	}
+	for name, vs := range q {
+		if !slices.Contains(params, name) {
+			field := d.CleanText(name, 64)
+			if len(params) == 0 {
+				return d.FieldErrorf(field, "unknown query parameter %s: this route takes none", d.Excerpt(name))
+			}
+			return d.FieldErrorf(field, "unknown query parameter %s (this route takes %s)", d.Excerpt(name), strings.Join(params, ", "))
+		}
+		if len(vs) > 1 {
+			return d.FieldErrorf(name, "query parameter %s is given %d times", name, len(vs))
+		}
+	}
+	return nil
 }

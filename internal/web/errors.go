@@ -23,6 +23,8 @@ func statusOf(k d.Kind) int {
 		return http.StatusConflict
 	case d.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case d.NotAllowed:
+		return http.StatusMethodNotAllowed
 	case d.Unavailable:
 		return http.StatusServiceUnavailable
 	}

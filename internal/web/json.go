@@ -34,6 +34,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client may have gone; nothing to do
 }
 
+// listOf returns xs, or an empty list for nil: a list in a response is
+// always a JSON array, [] when empty, never null.
+func listOf[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
 // decodeJSON reads exactly one JSON object into v, strictly. Before the
 // ordinary decode, a token-level pass (checkJSON) refuses what encoding/json
 // lets through: duplicate keys, keys that match a field only if case is
@@ -252,7 +261,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 			return err
 		}
 		if seen[key] {
-			return d.FieldErrorf(d.CleanText(at, 128), "duplicate key %s", d.Excerpt(key))
+			return d.FieldErrorf(d.CleanText(at, 64), "duplicate key %s", d.Excerpt(key))
 		}
 		seen[key] = true
 		ft := elem
@@ -261,10 +270,10 @@ func (w *walker) object(t reflect.Type, path string) error {
 			if ft, ok = fields[key]; !ok {
 				for name := range fields {
 					if strings.EqualFold(name, key) {
-						return d.FieldErrorf(d.CleanText(at, 128), "unknown field %s: field names are case-sensitive; did you mean %q?", d.Excerpt(key), name)
+						return d.FieldErrorf(d.CleanText(at, 64), "unknown field %s: field names are case-sensitive; did you mean %q?", d.Excerpt(key), name)
 					}
 				}
-				return d.FieldErrorf(d.CleanText(at, 128), "unknown field %s", d.Excerpt(key))
+				return d.FieldErrorf(d.CleanText(at, 64), "unknown field %s", d.Excerpt(key))
 			}
 		}
 		tok, err = w.next()

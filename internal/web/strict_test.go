@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,4 +47,241 @@ func TestTooLargeIsReadable(t *testing.T) {
 	if !resp.Close {
 		t.Errorf("the 413 does not close the connection (Connection: %q)", resp.Header.Get("Connection"))
 	}
+}
+
+// TestStrictInput: what encoding/json, strconv and url.Parse let through,
+// and what the README says is refused, is a 400 naming the field.
+func TestStrictInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.policy(t, "web1", d.RuleInput{Port: 22})
+	const req = "req_aaaaaaaaaaaaaaaaaaaa" // well-formed; input is checked before the lookup
+	tests := []struct {
+		name, method, path string
+		body               any // string: sent as is
+		status             int
+		field              string
+	}{
+		// JSON that encoding/json would take.
+		{"duplicate key", "POST", "/api/v1/requests", `{"justification":"a","justification":"b"}`, 400, "justification"},
+		{"duplicate nested key", "POST", "/api/v1/requests", `{"targets":[{"machine":"web1","machine":"web2","ports":[{"port":22}]}]}`, 400, "targets[0].machine"},
+		{"duplicate map key", "PATCH", "/api/v1/machines/web1/labels", `{"set":{"env":"dev","env":"prod"}}`, 400, "set.env"},
+		{"field name in another case", "POST", "/api/v1/requests", `{"Justification":"x"}`, 400, "Justification"},
+		{"nested field name in another case", "POST", "/api/v1/requests", `{"targets":[{"machine":"web1","ports":[{"Port":22}]}]}`, 400, "targets[0].ports[0].Port"},
+		{"null body, requests", "POST", "/api/v1/requests", `null`, 400, ""},
+		{"null body, policy", "PUT", "/api/v1/machines/web1/policy", `null`, 400, ""},
+		{"null body, tokens", "POST", "/api/v1/tokens", `null`, 400, ""},
+		{"null body, webhooks", "POST", "/api/v1/webhooks", `null`, 400, ""},
+		{"null body, extend", "POST", "/api/v1/requests/" + req + "/extend", `null`, 400, ""},
+		{"body is a string", "POST", "/api/v1/tokens", `"x"`, 400, ""},
+		{"invalid UTF-8", "POST", "/api/v1/requests", "{\"justification\":\"caf\xc3\"}", 400, "justification"},
+		{"invalid UTF-8 in a key", "POST", "/api/v1/requests", "{\"justification\xff\":\"x\"}", 400, ""},
+		{"lone high surrogate", "POST", "/api/v1/requests", `{"justification":"a\ud800b"}`, 400, "justification"},
+		{"lone low surrogate", "POST", "/api/v1/requests", `{"justification":"\udc00"}`, 400, "justification"},
+		{"high surrogate at the end", "POST", "/api/v1/requests", `{"justification":"\ud83d"}`, 400, "justification"},
+		{"surrogate pair is fine", "POST", "/api/v1/requests", `{"justification":"\ud83d\ude80"}`, 400, "targets"},
+		{"escaped backslash then u is fine", "POST", "/api/v1/requests", `{"justification":"\\ud800"}`, 400, "targets"},
+		{"wrong type, with indices", "POST", "/api/v1/requests", `{"targets":[{"machine":"web1","ports":[{"port":22},{"port":true}]}]}`, 400, "targets[0].ports[1].port"},
+
+		// Fields the server sets.
+		{"request id", "POST", "/api/v1/requests", `{"id":"req_x"}`, 400, "id"},
+		{"request created_at", "POST", "/api/v1/requests", `{"created_at":"2025-01-01T00:00:00Z"}`, 400, "created_at"},
+		{"request status", "POST", "/api/v1/requests", `{"status":"active"}`, 400, "status"},
+		{"request requester", "POST", "/api/v1/requests", `{"requester":"token:tok_x"}`, 400, "requester"},
+		{"role created_by", "POST", "/api/v1/roles", `{"name":"opener","actions":["machines/read"],"created_by":"system"}`, 400, "created_by"},
+		{"role created_at", "POST", "/api/v1/roles", `{"name":"opener","actions":["machines/read"],"created_at":"2025-01-01T00:00:00Z"}`, 400, "created_at"},
+		{"token created_by", "POST", "/api/v1/tokens", `{"name":"x","role":"reader","created_by":"system"}`, 400, "created_by"},
+		{"webhook created_by", "POST", "/api/v1/webhooks", `{"url":"https://hooks.example.com/x","created_by":"system"}`, 400, "created_by"},
+		{"webhook id", "POST", "/api/v1/webhooks", `{"url":"https://hooks.example.com/x","id":"whk_x"}`, 400, "id"},
+
+		// Values.
+		{"duration with a trailing dot", "POST", "/api/v1/requests", d.RequestInput{Targets: ports("web1", 22), Duration: "PT1.S"}, 400, "duration"},
+		{"duration with a plus sign", "POST", "/api/v1/requests", d.RequestInput{Targets: ports("web1", 22), Duration: "+1h"}, 400, "duration"},
+		{"ttl with a plus sign", "POST", "/api/v1/tokens", d.TokenInput{Name: "x", Role: d.RoleReader, TTL: "+1h"}, 400, "ttl"},
+		{"extend by with a trailing dot", "POST", "/api/v1/requests/" + req + "/extend", d.ExtendInput{By: "PT1.S"}, 400, "by"},
+		{"webhook port out of range", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://hooks.example.com:99999/x"}, 400, "url"},
+		{"webhook port zero", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://hooks.example.com:0/x"}, 400, "url"},
+		{"webhook URL with a bidi override", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://hooks.example.com/\u202Ex"}, 400, "url"},
+		{"binding subject with an escape", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:\x1b[2Jeve", Role: d.RoleReader}, 400, "subject"},
+		{"binding subject with NUL", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:a\x00b", Role: d.RoleReader}, 400, "subject"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			wantError(t, e.call(t, tt.method, tt.path, e.admin, tt.body), tt.status, d.Invalid, tt.field)
+			e.wantUnchanged(t, before)
+		})
+	}
+}
+
+// TestReasonsValidated: every reason a person gives (revoke, approve, deny,
+// extend) is checked as a justification is: escape codes, NUL, newlines and
+// a megabyte never reach the audit chain.
+func TestReasonsValidated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const req = "req_aaaaaaaaaaaaaaaaaaaa"
+	bad := map[string]string{
+		"escape":   "\x1b]0;pwned\x07\x1b[2J",
+		"NUL":      "a\x00b",
+		"newline":  "line one\nline two",
+		"megabyte": strings.Repeat("x", 1_000_000),
+		"bidi":     "ok\u202Egnp.exe",
+	}
+	routes := []struct {
+		name, path string
+		body       func(reason string) any
+	}{
+		{"revoke", "/revoke", func(s string) any { return d.RevokeInput{Reason: s} }},
+		{"approve", "/approve", func(s string) any { return d.DecisionInput{Reason: s} }},
+		{"deny", "/deny", func(s string) any { return d.DecisionInput{Reason: s} }},
+		{"extend", "/extend", func(s string) any { return d.ExtendInput{By: "30m", Reason: s} }},
+	}
+	for _, rt := range routes {
+		for name, reason := range bad {
+			t.Run(rt.name+"/"+name, func(t *testing.T) {
+				before := e.snapshot(t)
+				got := wantError(t, e.call(t, "POST", "/api/v1/requests/"+req+rt.path, e.admin, rt.body(reason)), 400, d.Invalid, "reason")
+				if len(got.Message) > 200 {
+					t.Errorf("message is %d bytes long", len(got.Message))
+				}
+				e.wantUnchanged(t, before)
+			})
+		}
+	}
+}
+
+// TestStrictQuery: every query parameter of a user route is known, given
+// once, and well-formed; anything else is a 400 naming it.
+func TestStrictQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, method, path, field string
+	}{
+		{"unknown parameter on deliveries", "GET", "/api/v1/webhook-deliveries?dead=maybe", "dead"},
+		{"unknown delivery status", "GET", "/api/v1/webhook-deliveries?status=maybe", "status"},
+		{"unknown parameter on requests", "GET", "/api/v1/requests?mine=true&stauts=open", "stauts"},
+		{"unknown parameter on a route that takes none", "GET", "/api/v1/webhooks?all=true", "all"},
+		{"unknown parameter on machines", "GET", "/api/v1/machines?colour=red", "colour"},
+		{"unknown parameter on events", "GET", "/api/v1/events?actor=system", "actor"},
+		{"unknown parameter on a POST", "POST", "/api/v1/requests?wiat=10s", "wiat"},
+		{"bool maybe", "GET", "/api/v1/requests?mine=maybe", "mine"},
+		{"bool 1", "GET", "/api/v1/requests?open=1", "open"},
+		{"bool TRUE", "GET", "/api/v1/requests?awaiting=TRUE", "awaiting"},
+		{"dry_run t", "POST", "/api/v1/requests?dry_run=t", "dry_run"},
+		{"limit with a sign", "GET", "/api/v1/requests?limit=%2B5", "limit"},
+		{"limit negative", "GET", "/api/v1/webhook-deliveries?limit=-1", "limit"},
+		{"parameter given twice", "GET", "/api/v1/events?format=csv&format=jsonl", "format"},
+		{"wait with a plus sign", "GET", "/api/v1/requests/req_aaaaaaaaaaaaaaaaaaaa?wait=%2B1s", "wait"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body any
+			if tt.method == "POST" {
+				body = d.RequestInput{}
+			}
+			wantError(t, e.call(t, tt.method, tt.path, e.admin, body), 400, d.Invalid, tt.field)
+		})
+	}
+	t.Run("known parameters pass", func(t *testing.T) {
+		decode(t, e.call(t, "GET", "/api/v1/requests?mine=true&open=false&limit=5", e.admin, nil), 200, nil)
+		decode(t, e.call(t, "GET", "/api/v1/webhook-deliveries?status=dead&limit=5", e.admin, nil), 200, nil)
+	})
+}
+
+// TestErrorsEchoAShortPrefix: a huge bad value comes back, if at all, as a
+// short excerpt.
+func TestErrorsEchoAShortPrefix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	huge := strings.Repeat("A", 100_000)
+	calls := []struct {
+		name, method, path string
+		body               any
+	}{
+		{"query value", "GET", "/api/v1/requests?mine=" + huge, nil},
+		{"query name", "GET", "/api/v1/requests?" + huge + "=1", nil},
+		{"unknown field", "POST", "/api/v1/requests", `{"` + huge + `":1}`},
+		{"machine name", "POST", "/api/v1/requests", d.RequestInput{Targets: ports(huge, 22)}},
+		{"wrong type", "POST", "/api/v1/requests", `{"targets":[{"machine":"x","ports":[{"port":` + strings.Repeat("9", 100_000) + `}]}]}`},
+		{"duration", "POST", "/api/v1/requests", d.RequestInput{Targets: ports("x", 22), Duration: huge}},
+		{"source", "POST", "/api/v1/requests", d.RequestInput{Targets: ports("x", 22), Source: huge}},
+		{"webhook event", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://h.example.com/", Events: []d.NotificationKind{d.NotificationKind(huge)}}},
+		{"binding subject", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:" + huge, Role: d.RoleReader}},
+		{"no route", "GET", "/api/v1/" + huge, nil},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, c.method, c.path, e.admin, c.body)
+			if r.status < 400 {
+				t.Fatalf("status %d, want an error", r.status)
+			}
+			if len(r.body) > 600 || strings.Contains(string(r.body), strings.Repeat("A", 100)) || strings.Contains(string(r.body), strings.Repeat("9", 100)) {
+				t.Errorf("error body echoes too much (%d bytes): %.300s", len(r.body), r.body)
+			}
+		})
+	}
+}
+
+// TestWrongMethod: a path that exists with other methods answers 405 with
+// Allow, as net/http's mux would without the /api/ catch-all.
+func TestWrongMethod(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		method, path, allow string
+	}{
+		{"PUT", "/api/v1/requests", "GET, HEAD, POST"},
+		{"DELETE", "/api/v1/whoami", "GET, HEAD"},
+		{"POST", "/api/v1/requests/req_aaaaaaaaaaaaaaaaaaaa", "GET, HEAD"},
+		{"GET", "/api/v1/requests/req_aaaaaaaaaaaaaaaaaaaa/revoke", "POST"},
+		{"PATCH", "/api/v1/events", "GET, HEAD"},
+		{"POST", "/api/v1/machines/web1/policy", "GET, HEAD, PUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := e.call(t, tt.method, tt.path, e.admin, nil)
+			wantError(t, r, http.StatusMethodNotAllowed, d.NotAllowed, "")
+			if got := r.header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow = %q, want %q", got, tt.allow)
+			}
+		})
+	}
+	wantError(t, e.call(t, "GET", "/api/v1/nope", e.admin, nil), http.StatusNotFound, d.NotFound, "")
+}
+
+// TestEmptyListsAreArrays: every list answers [] when empty, never null.
+func TestEmptyListsAreArrays(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reader, _ := e.token(t, "reader", d.RoleReader)
+	lists := map[string]string{
+		"/api/v1/machines":           "machines",
+		"/api/v1/policies":           "policies",
+		"/api/v1/requests":           "requests",
+		"/api/v1/approvals":          "requests",
+		"/api/v1/selector-policies":  "policies",
+		"/api/v1/bindings":           "bindings",
+		"/api/v1/webhooks":           "webhooks",
+		"/api/v1/webhook-deliveries": "deliveries",
+		"/api/v1/events?after=999":   "events",
+	}
+	for path, key := range lists {
+		t.Run(path, func(t *testing.T) {
+			var out map[string]json.RawMessage
+			decode(t, e.call(t, "GET", path, e.admin, nil), http.StatusOK, &out)
+			if got := string(out[key]); got != "[]" {
+				t.Errorf("%s: %q = %s, want []", path, key, got)
+			}
+		})
+	}
+	t.Run("whoami actions", func(t *testing.T) {
+		var out map[string]json.RawMessage
+		decode(t, e.call(t, "GET", "/api/v1/whoami", reader, nil), http.StatusOK, &out)
+		if !strings.HasPrefix(string(out["actions"]), "[") {
+			t.Errorf("actions = %s, want an array", out["actions"])
+		}
+	})
 }
