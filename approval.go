@@ -68,8 +68,12 @@ func NormalizeApproval(r ApprovalRule, serverCap time.Duration) (ApprovalRule, e
 			return r, FieldErrorf(f+".quorum", "quorum must be from 1 to 10")
 		}
 		for j, a := range l.Approvers {
+			field := fmt.Sprintf("%s.approvers[%d]", f, j)
+			if err := CheckText(field, a, 300); err != nil {
+				return r, err
+			}
 			if !approverRE.MatchString(a) {
-				return r, FieldErrorf(fmt.Sprintf("%s.approvers[%d]", f, j), "approver %s: want role:<role>, group:<name>, user:<name> or token:<ID>", Excerpt(string(a)))
+				return r, FieldErrorf(field, "approver %s: want role:<role>, group:<name>, user:<name> or token:<ID>", Excerpt(a))
 			}
 		}
 	}

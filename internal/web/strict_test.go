@@ -105,6 +105,7 @@ func TestStrictInput(t *testing.T) {
 		{"webhook URL with a bidi override", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://hooks.example.com/\u202Ex"}, 400, "url"},
 		{"binding subject with an escape", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:\x1b[2Jeve", Role: d.RoleReader}, 400, "subject"},
 		{"binding subject with NUL", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:a\x00b", Role: d.RoleReader}, 400, "subject"},
+		{"approver with an escape", "PUT", "/api/v1/machines/web1/policy", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Approvers: []string{"user:a\x1b[2Jb"}}}}}, 400, "approval.levels[0].approvers[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
