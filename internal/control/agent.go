@@ -71,7 +71,7 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 		}
 		if err := tx.MachineCreate(m); err != nil {
 			if d.ErrorKind(err) == d.Conflict {
-				return &d.Error{Kind: d.Conflict, Field: "name", Message: fmt.Sprintf("a machine named %q is already enrolled; choose another --name or delete the old machine", in.Name)}
+				return &d.Error{Kind: d.Conflict, Field: "name", Message: fmt.Sprintf("a machine named %s is already enrolled; choose another --name or delete the old machine", d.Excerpt(in.Name))}
 			}
 			return err
 		}

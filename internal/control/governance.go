@@ -53,7 +53,7 @@ func (s *Service) BindingCreate(ctx context.Context, a d.Actor, in d.BindingInpu
 			return err
 		}
 		if !ok {
-			return d.FieldErrorf("role", "unknown role %q", in.Role)
+			return d.FieldErrorf("role", "unknown role %s", d.Excerpt(string(in.Role)))
 		}
 		scope, err := resolveScope(tx, in.Scope)
 		if err != nil {
@@ -90,7 +90,7 @@ func (s *Service) BindingDelete(ctx context.Context, a d.Actor, id string) error
 		return err
 	}
 	if !d.ValidID(id, d.BindingPrefix) {
-		return d.FieldErrorf("id", "malformed binding ID %q", id)
+		return d.FieldErrorf("id", "malformed binding ID %s", d.Excerpt(id))
 	}
 	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.BindingDelete(id); err != nil {

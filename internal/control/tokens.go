@@ -108,7 +108,7 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 			// Custom roles cannot be a token's own role (its actions could
 			// change under it); bind them to token:<ID> instead. No role at
 			// all is a token that has only what such bindings give it.
-			return d.FieldErrorf("role", "unknown role %q (built-in roles: %s); bind custom roles with `drawbridge binding create`", in.Role, roleList())
+			return d.FieldErrorf("role", "unknown role %s (built-in roles: %s); bind custom roles with `drawbridge binding create`", d.Excerpt(string(in.Role)), roleList())
 		}
 		scope, err := resolveScope(tx, in.Scope)
 		if err != nil {
