@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -285,4 +288,65 @@ func TestEmptyListsAreArrays(t *testing.T) {
 			t.Errorf("actions = %s, want an array", out["actions"])
 		}
 	})
+}
+
+// TestQueryParamsDocumented: the query parameters each user and agent
+// route takes (routes.go) are exactly those openapi.json documents.
+func TestQueryParamsDocumented(t *testing.T) {
+	src, err := os.ReadFile("routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string][]string{}
+	for _, m := range regexp.MustCompile(`m\.HandleFunc\("([A-Z]+) ([^"]+)", s\.(?:user|agent)\(s\.\w+((?:, "[^"]+")*)\)\)`).FindAllStringSubmatch(string(src), -1) {
+		key := strings.ToLower(m[1]) + " " + m[2]
+		served[key] = []string{}
+		for _, p := range regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(m[3], -1) {
+			served[key] = append(served[key], p[1])
+		}
+	}
+	if len(served) < 20 {
+		t.Fatalf("found only %d user and agent routes in routes.go; has the registration style changed?", len(served))
+	}
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range served {
+		method, path, _ := strings.Cut(key, " ")
+		var op struct {
+			Parameters []param `json:"parameters"`
+		}
+		if err := json.Unmarshal(doc.Paths[path][method], &op); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		var got []string
+		for _, p := range op.Parameters {
+			if p.Ref != "" {
+				p = doc.Components.Parameters[p.Ref[strings.LastIndex(p.Ref, "/")+1:]]
+			}
+			if p.In == "query" {
+				got = append(got, p.Name)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s takes query parameters %q in routes.go, but openapi.json documents %q", strings.ToUpper(key), want, got)
+		}
+	}
 }
