@@ -265,6 +265,9 @@ func NormalizeJustification(r JustificationRule) (JustificationRule, error) {
 		if r.Pattern == "" || len(r.Pattern) > 256 {
 			return r, FieldErrorf("justification.pattern", "a pattern of 1–256 characters is required")
 		}
+		if err := CheckText("justification.pattern", r.Pattern, 256); err != nil {
+			return r, err
+		}
 		if _, err := regexp.Compile(r.Pattern); err != nil {
 			return r, FieldErrorf("justification.pattern", "invalid pattern: %v", err)
 		}
@@ -274,8 +277,8 @@ func NormalizeJustification(r JustificationRule) (JustificationRule, error) {
 	if r.Mode != JustificationPattern {
 		r.Pattern = ""
 	}
-	if len(r.Hint) > 256 {
-		return r, FieldErrorf("justification.hint", "hint longer than 256 bytes")
+	if err := CheckText("justification.hint", r.Hint, 256); err != nil {
+		return r, err
 	}
 	return r, nil
 }

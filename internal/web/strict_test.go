@@ -108,6 +108,8 @@ func TestStrictInput(t *testing.T) {
 		{"webhook URL with a bidi override", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://hooks.example.com/\u202Ex"}, 400, "url"},
 		{"binding subject with an escape", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:\x1b[2Jeve", Role: d.RoleReader}, 400, "subject"},
 		{"binding subject with NUL", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:a\x00b", Role: d.RoleReader}, 400, "subject"},
+		{"justification hint with a newline", "PUT", "/api/v1/machines/web1/policy", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Justification: &d.JustificationRule{Mode: d.JustificationRequired, Hint: "INC-1\nrm -rf"}}, 400, "justification.hint"},
+		{"justification pattern with an escape", "PUT", "/api/v1/machines/web1/policy", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Justification: &d.JustificationRule{Mode: d.JustificationPattern, Pattern: "^\x1b"}}, 400, "justification.pattern"},
 		{"approver with an escape", "PUT", "/api/v1/machines/web1/policy", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Approvers: []string{"user:a\x1b[2Jb"}}}}}, 400, "approval.levels[0].approvers[0]"},
 	}
 	for _, tt := range tests {
