@@ -116,6 +116,9 @@ func CheckUsageInput(in UsageInput) error {
 	if in.Epoch == "" || len(in.Epoch) > maxEpoch {
 		return FieldErrorf("epoch", "epoch must be 1 to %d characters", maxEpoch)
 	}
+	if err := CheckText("epoch", in.Epoch, maxEpoch); err != nil {
+		return err
+	}
 	if len(in.Targets) > MaxUsageTargets {
 		return FieldErrorf("targets", "at most %d targets per report", MaxUsageTargets)
 	}
