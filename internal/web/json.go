@@ -62,6 +62,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return jsonError(err)
 	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes is decodeJSON after the body was read.
+func decodeBytes(body []byte, v any) error {
 	if err := checkJSON(body, reflect.TypeOf(v)); err != nil {
 		return err
 	}
