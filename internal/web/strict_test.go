@@ -179,6 +179,9 @@ func TestStrictQuery(t *testing.T) {
 		{"dry_run t", "POST", "/api/v1/requests?dry_run=t", "dry_run"},
 		{"limit with a sign", "GET", "/api/v1/requests?limit=%2B5", "limit"},
 		{"limit negative", "GET", "/api/v1/webhook-deliveries?limit=-1", "limit"},
+		{"malformed request ID filter", "GET", "/api/v1/events?request=INC-42", "request"},
+		{"malformed webhook ID filter", "GET", "/api/v1/webhook-deliveries?webhook=slack", "webhook"},
+		{"unknown event format", "GET", "/api/v1/events?format=xml", "format"},
 		{"parameter given twice", "GET", "/api/v1/events?format=csv&format=jsonl", "format"},
 		{"wait with a plus sign", "GET", "/api/v1/requests/req_aaaaaaaaaaaaaaaaaaaa?wait=%2B1s", "wait"},
 	}

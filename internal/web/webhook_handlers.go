@@ -55,6 +55,9 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request, a d.A
 func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
 	q := r.URL.Query()
 	f := store.DeliveryFilter{WebhookID: d.WebhookID(q.Get("webhook")), Status: d.DeliveryStatus(q.Get("status"))}
+	if f.WebhookID != "" && !d.ValidID(string(f.WebhookID), d.WebhookPrefix) {
+		return d.FieldErrorf("webhook", "webhook must be a webhook ID (whk_…), not %s", d.Excerpt(string(f.WebhookID)))
+	}
 	switch f.Status {
 	case "", d.DeliveryPending, d.DeliveryDelivered, d.DeliveryDead:
 	default:
