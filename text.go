@@ -27,7 +27,6 @@ import (
 // Limits on free text, in bytes.
 const (
 	MaxReason       = 1024 // revoke, done, approve, deny and extend reasons
-	MaxName         = 128  // token names and other display names
 	MaxMachineText  = 1024 // an agent's apply error and other machine-reported text
 	MaxEventText    = 4096 // any free-text field of an audit event (the last guard)
 	maxExcerptRunes = 32   // how much of a bad value an error message shows
@@ -53,23 +52,36 @@ func IsControl(r rune) bool {
 
 // CheckText checks text a person typed for field: valid UTF-8, no control
 // characters (see IsControl), at most max bytes. It returns an Invalid
-// error naming field; the message shows at most a short, escaped excerpt of
-// the value, never the value itself.
+// error naming field; the message says what is wrong and where (a byte
+// offset), never echoing the value.
 func CheckText(field, s string, max int) error {
 	if len(s) > max {
 		return FieldErrorf(field, "%s is longer than %d bytes (%d)", field, max, len(s))
 	}
+	switch i, r := firstBad(s); {
+	case i < 0:
+		return nil
+	case r == utf8.RuneError:
+		return FieldErrorf(field, "%s is not valid UTF-8 at byte %d", field, i)
+	default:
+		return FieldErrorf(field, "%s contains the control character %U at byte %d", field, r, i)
+	}
+}
+
+// firstBad returns the offset of the first invalid byte (and
+// utf8.RuneError) or control character (and it) in s, or -1.
+func firstBad(s string) (int, rune) {
 	for i, r := range s {
 		if r == utf8.RuneError {
 			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
-				return FieldErrorf(field, "%s is not valid UTF-8 at byte %d", field, i)
+				return i, r // an invalid byte, not a literal U+FFFD
 			}
 		}
 		if IsControl(r) {
-			return FieldErrorf(field, "%s contains the control character %U at byte %d", field, r, i)
+			return i, r
 		}
 	}
-	return nil
+	return -1, 0
 }
 
 // CleanText makes machine-generated text safe to store and show: invalid
@@ -117,17 +129,8 @@ func textOK(s string, max int) bool {
 	if len(s) > max {
 		return false
 	}
-	for i, r := range s {
-		if r == utf8.RuneError {
-			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
-				return false
-			}
-		}
-		if IsControl(r) {
-			return false
-		}
-	}
-	return true
+	i, _ := firstBad(s)
+	return i < 0
 }
 
 func maxInt(a, b int) int {
