@@ -221,16 +221,17 @@ func (w *walker) value(tok json.Token, t reflect.Type, path string) error {
 			}
 		}
 	case string:
-		if err := checkRawString(w.raw(), path); err != nil {
+		if err := checkRawString(w.raw(), path, false); err != nil {
 			return err
 		}
-		if t != nil {
-			// A type with its own decoding (a duration): decode here too,
-			// so that its error names the field.
-			if u, ok := reflect.New(t).Interface().(json.Unmarshaler); ok {
-				if err := u.UnmarshalJSON(w.raw()); err != nil {
-					return d.FieldErrorf(path, "%s: %s", path, d.CleanText(err.Error(), 200))
-				}
+	}
+	if _, isDelim := tok.(json.Delim); t != nil && tok != nil && !isDelim {
+		// A scalar of a type with its own decoding (a duration): decode it
+		// here too, so that its error names the field (encoding/json's
+		// would not).
+		if u, ok := reflect.New(t).Interface().(json.Unmarshaler); ok {
+			if err := u.UnmarshalJSON(w.raw()); err != nil {
+				return d.FieldErrorf(path, "%s: %s", path, d.CleanText(err.Error(), 200))
 			}
 		}
 	}
@@ -262,7 +263,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 		if path != "" {
 			at = path + "." + key
 		}
-		if err := checkRawString(w.raw(), fieldPath(path, "")); err != nil {
+		if err := checkRawString(w.raw(), path, true); err != nil {
 			return err
 		}
 		if seen[key] {
@@ -347,16 +348,6 @@ func describeValue(tok json.Token) string {
 	return describeToken(tok)
 }
 
-func fieldPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	if key == "" {
-		return path
-	}
-	return path + "." + key
-}
-
 // jsonFields maps the JSON names of t's fields, as encoding/json decodes
 // them, to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
@@ -392,11 +383,15 @@ func deref(t reflect.Type) reflect.Type {
 
 // checkRawString checks a JSON string literal as it appears in the body
 // (quotes included): valid UTF-8, and every \u escape of a surrogate half
-// part of a pair.
-func checkRawString(raw []byte, field string) error {
+// part of a pair. field is the value's path, or for a key the path of its
+// object.
+func checkRawString(raw []byte, field string, key bool) error {
 	bad := func(what string) error {
-		if field == "" {
-			return &d.Error{Kind: d.Invalid, Message: "request body: a key " + what}
+		switch {
+		case key && field == "":
+			return &d.Error{Kind: d.Invalid, Message: "a key of the request body " + what}
+		case key:
+			return d.FieldErrorf(field, "a key of %s %s", field, what)
 		}
 		return d.FieldErrorf(field, "%s %s", field, what)
 	}
