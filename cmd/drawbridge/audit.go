@@ -124,8 +124,9 @@ func newAuditVerifyCmd(e *env) *cobra.Command {
 reordered event. Exits with status 1 when the chain does not verify.
 
 Without --file the server walks its database (from the prune anchor, if the
-log was pruned). With --file, an export made with 'audit -o jsonl' (or an
-archive written before pruning) is checked here, offline, with no server.
+log was pruned). With --file, an export made with 'audit -o jsonl' or
+'audit -o csv' (or an archive written before pruning) is checked here,
+offline, with no server.
 
 --head names a head saved earlier with 'audit head -o json': its signature is
 checked against --cacert (the server's ca.pem), then the chain must still
@@ -140,7 +141,7 @@ exported (see docs/audit.md).`,
 	}
 	cf := addClientFlags(cmd)
 	cf.streaming = true
-	cmd.Flags().StringVar(&file, "file", "", "verify this JSON Lines export offline instead of asking the server")
+	cmd.Flags().StringVar(&file, "file", "", "verify this JSON Lines or CSV export offline instead of asking the server")
 	cmd.Flags().StringVar(&headFile, "head", "", "a signed head (JSON from 'audit head -o json') the chain must still contain")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var head *d.AuditHead
@@ -216,7 +217,12 @@ func verifyFile(path string, head *d.AuditHead) (*d.AuditReport, error) {
 		v.Expect(head.ID, head.Hash)
 	}
 	errStop := errors.New("stop")
-	err = audit.ReadJSONL(bufio.NewReaderSize(f, 1<<20), func(ev *d.Event) error {
+	br := bufio.NewReaderSize(f, 1<<20)
+	read := audit.ReadJSONL
+	if b, _ := br.Peek(len(audit.BOM)); string(b) == audit.BOM {
+		read = audit.ReadCSV // 'audit -o csv' starts with a BOM
+	}
+	err = read(br, func(ev *d.Event) error {
 		if !v.Add(ev) {
 			return errStop
 		}
