@@ -31,7 +31,9 @@ func newAuditCmd(e *env) *cobra.Command {
 Output: table (default), json or jsonl (one event per line, JSON Lines, with
 the hashes: the form 'audit verify --file' checks), or csv (UTF-8 with BOM,
 a header row, RFC 4180 quoting; a cell that starts with = + - @ TAB or CR
-gets a leading apostrophe so that spreadsheets do not run it as a formula).
+gets a leading apostrophe so that spreadsheets do not run it as a formula,
+and one that starts with an apostrophe gets another, so that the file reads
+back exactly and 'audit verify --file' checks it too).
 
 --since and --until take an RFC 3339 time or a duration before now (24h, P7D).
 --machine matches events on the machine, by its agent, or about a request
