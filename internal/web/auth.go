@@ -9,6 +9,12 @@ import (
 	d "github.com/drawbridge/drawbridge"
 )
 
+// Bounds on a URL, in bytes.
+const (
+	maxPath       = 2048
+	maxQueryValue = 1024
+)
+
 // handlerFunc is an authenticated handler: the actor is passed explicitly.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a d.Actor) error
 
@@ -83,9 +89,14 @@ func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) ht
 }
 
 // checkQuery refuses a query that does not parse, names a parameter the
-// route does not take, or gives one twice: each a 400 naming it, so that a
-// misspelt filter (?stauts=dead) is never silently ignored.
+// route does not take, gives one twice, or has a value that is not clean
+// text (d.CheckText): each a 400 naming it, so that a misspelt filter
+// (?stauts=dead) is never silently ignored. The path (whose segments are
+// IDs and names) must be clean text too.
 func checkQuery(r *http.Request, params []string) error {
+	if d.CheckText("path", r.URL.Path, maxPath) != nil {
+		return &d.Error{Kind: d.Invalid, Message: "the URL path is not valid UTF-8, holds control characters or is too long"}
+	}
 	if r.URL.RawQuery == "" {
 		return nil
 	}
@@ -103,6 +114,9 @@ func checkQuery(r *http.Request, params []string) error {
 		}
 		if len(vs) > 1 {
 			return d.FieldErrorf(name, "query parameter %s is given %d times", name, len(vs))
+		}
+		if err := d.CheckText(name, vs[0], maxQueryValue); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -182,6 +182,8 @@ func TestStrictQuery(t *testing.T) {
 		{"malformed request ID filter", "GET", "/api/v1/events?request=INC-42", "request"},
 		{"malformed webhook ID filter", "GET", "/api/v1/webhook-deliveries?webhook=slack", "webhook"},
 		{"unknown event format", "GET", "/api/v1/events?format=xml", "format"},
+		{"query value with an escape", "GET", "/api/v1/requests?machine=%1b%5B2J", "machine"},
+		{"query value not UTF-8", "GET", "/api/v1/events?user=%ff", "user"},
 		{"parameter given twice", "GET", "/api/v1/events?format=csv&format=jsonl", "format"},
 		{"wait with a plus sign", "GET", "/api/v1/requests/req_aaaaaaaaaaaaaaaaaaaa?wait=%2B1s", "wait"},
 	}
@@ -194,6 +196,10 @@ func TestStrictQuery(t *testing.T) {
 			wantError(t, e.call(t, tt.method, tt.path, e.admin, body), 400, d.Invalid, tt.field)
 		})
 	}
+	t.Run("path not UTF-8", func(t *testing.T) {
+		wantError(t, e.call(t, "GET", "/api/v1/machines/web%ff", e.admin, nil), 400, d.Invalid, "")
+		wantError(t, e.call(t, "GET", "/api/v1/machines/web%00", e.admin, nil), 400, d.Invalid, "")
+	})
 	t.Run("known parameters pass", func(t *testing.T) {
 		decode(t, e.call(t, "GET", "/api/v1/requests?mine=true&open=false&limit=5", e.admin, nil), 200, nil)
 		decode(t, e.call(t, "GET", "/api/v1/webhook-deliveries?status=dead&limit=5", e.admin, nil), 200, nil)
