@@ -86,7 +86,7 @@ func approvalRule(r *d.Request, kind string) d.ApprovalRule {
 
 func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decision, reason string) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	if err := d.CheckText("reason", reason, d.MaxReason); err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error)
 // once (the agents reset the kernel timeouts).
 func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.ExtendInput) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	by, err := d.ParseDuration(in.By)
 	if err != nil || by.Std() < d.MinDuration {

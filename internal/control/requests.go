@@ -105,7 +105,7 @@ func onMachines(tx *store.Tx, r *d.Request, ok func(*d.Machine) bool, all bool) 
 // caller may not see it (no existence oracle).
 func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	var r *d.Request
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -201,7 +201,7 @@ func (s *Service) Done(ctx context.Context, a d.Actor, id d.RequestID) (*d.Reque
 
 func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.RevokeInput, done bool) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
 		return nil, err

@@ -226,6 +226,9 @@ func TestErrorsEchoAShortPrefix(t *testing.T) {
 		{"webhook event", "POST", "/api/v1/webhooks", d.WebhookInput{URL: "https://h.example.com/", Events: []d.NotificationKind{d.NotificationKind(huge)}}},
 		{"binding subject", "POST", "/api/v1/bindings", d.BindingInput{Subject: "user:" + huge, Role: d.RoleReader}},
 		{"no route", "GET", "/api/v1/" + huge, nil},
+		{"request ID in the path", "POST", "/api/v1/requests/req_" + huge[:1500] + "/revoke", d.RevokeInput{}},
+		{"request ID in the path, extend", "POST", "/api/v1/requests/req_" + huge[:1500] + "/extend", d.ExtendInput{By: "1m"}},
+		{"path too long", "GET", "/api/v1/requests/req_" + huge, nil},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
