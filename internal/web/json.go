@@ -172,10 +172,15 @@ func checkJSON(body []byte, t reflect.Type) error {
 }
 
 type walker struct {
-	dec  *json.Decoder
-	body []byte
-	prev int64 // input offset before the last token
+	dec   *json.Decoder
+	body  []byte
+	prev  int64 // input offset before the last token
+	depth int   // objects and arrays open
 }
+
+// maxDepth bounds nesting: no input needs more than a few levels, and the
+// walk recurses per level.
+const maxDepth = 32
 
 // next reads a token and remembers where it started.
 func (w *walker) next() (json.Token, error) {
@@ -199,6 +204,10 @@ func (w *walker) value(tok json.Token, t reflect.Type, path string) error {
 	}
 	switch v := tok.(type) {
 	case json.Delim:
+		if w.depth++; w.depth > maxDepth {
+			return &d.Error{Kind: d.Invalid, Message: fmt.Sprintf("request body nests objects and arrays more than %d deep", maxDepth)}
+		}
+		defer func() { w.depth-- }()
 		switch v {
 		case '{':
 			return w.object(t, path)

@@ -62,3 +62,16 @@ func dump(v any) string {
 	walk(v)
 	return s.String()
 }
+
+// TestCheckJSONDepth: nesting is bounded, whatever the target type allows.
+func TestCheckJSONDepth(t *testing.T) {
+	var v map[string]any
+	deep := `{"x":` + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + `}`
+	if err := decodeBytes([]byte(deep), &v); err == nil || !strings.Contains(err.Error(), "deep") {
+		t.Errorf("100,000 levels: %v, want a nesting error", err)
+	}
+	ok := `{"x":[[[{"y":[1]}]]]}`
+	if err := decodeBytes([]byte(ok), &v); err != nil {
+		t.Errorf("5 levels: %v", err)
+	}
+}
