@@ -163,6 +163,12 @@ type BindingInput struct {
 	Scope   string `json:"scope,omitempty"` // *, machine:<name or ID>, or a label selector such as env=prod; default *
 }
 
+// RoleInput defines a custom role (the server sets the creation fields).
+type RoleInput struct {
+	Name    Role     `json:"name"`
+	Actions []Action `json:"actions"`
+}
+
 // LabelsInput changes a machine's labels: Set adds or replaces, Remove deletes.
 type LabelsInput struct {
 	Set    map[string]string `json:"set,omitempty"`

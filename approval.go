@@ -68,8 +68,12 @@ func NormalizeApproval(r ApprovalRule, serverCap time.Duration) (ApprovalRule, e
 			return r, FieldErrorf(f+".quorum", "quorum must be from 1 to 10")
 		}
 		for j, a := range l.Approvers {
+			field := fmt.Sprintf("%s.approvers[%d]", f, j)
+			if err := CheckText(field, a, 300); err != nil {
+				return r, err
+			}
 			if !approverRE.MatchString(a) {
-				return r, FieldErrorf(fmt.Sprintf("%s.approvers[%d]", f, j), "approver %q: want role:<role>, group:<name>, user:<name> or token:<ID>", a)
+				return r, FieldErrorf(field, "approver %s: want role:<role>, group:<name>, user:<name> or token:<ID>", Excerpt(a))
 			}
 		}
 	}
@@ -275,6 +279,9 @@ func NormalizeJustification(r JustificationRule) (JustificationRule, error) {
 		if r.Pattern == "" || len(r.Pattern) > 256 {
 			return r, FieldErrorf("justification.pattern", "a pattern of 1–256 characters is required")
 		}
+		if err := CheckText("justification.pattern", r.Pattern, 256); err != nil {
+			return r, err
+		}
 		if _, err := regexp.Compile(r.Pattern); err != nil {
 			return r, FieldErrorf("justification.pattern", "invalid pattern: %v", err)
 		}
@@ -284,8 +291,8 @@ func NormalizeJustification(r JustificationRule) (JustificationRule, error) {
 	if r.Mode != JustificationPattern {
 		r.Pattern = ""
 	}
-	if len(r.Hint) > 256 {
-		return r, FieldErrorf("justification.hint", "hint longer than 256 bytes")
+	if err := CheckText("justification.hint", r.Hint, 256); err != nil {
+		return r, err
 	}
 	return r, nil
 }

@@ -27,13 +27,13 @@ func ParseScope(s string) (Scope, error) {
 	case strings.HasPrefix(s, "machine:"):
 		id := strings.TrimPrefix(s, "machine:")
 		if !ValidID(id, MachinePrefix) {
-			return "", FieldErrorf("scope", "scope %q: want machine:<machine ID>", s)
+			return "", FieldErrorf("scope", "scope %s: want machine:<machine ID>", Excerpt(s))
 		}
 		return Scope(s), nil
 	}
 	sel, err := ParseSelector(strings.TrimPrefix(s, "selector:"))
 	if err != nil {
-		return "", FieldErrorf("scope", "scope %q: want *, machine:<ID> or a label selector such as env=prod: %v", s, err)
+		return "", FieldErrorf("scope", "scope %s: want *, machine:<ID> or a label selector such as env=prod: %v", Excerpt(s), err)
 	}
 	return Scope("selector:" + sel.String()), nil
 }
@@ -79,10 +79,10 @@ func ParseSelector(s string) (Selector, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !labelKeyRE.MatchString(k) || !labelValueRE.MatchString(v) {
-			return nil, fmt.Errorf("invalid selector term %q: want key=value", part)
+			return nil, fmt.Errorf("invalid selector term %s: want key=value", Excerpt(part))
 		}
 		if slices.ContainsFunc(sel, func(t LabelTerm) bool { return t.Key == k }) {
-			return nil, fmt.Errorf("label %q appears twice in the selector", k)
+			return nil, fmt.Errorf("label %s appears twice in the selector", Excerpt(k))
 		}
 		sel = append(sel, LabelTerm{k, v})
 	}
@@ -175,8 +175,11 @@ var subjectRE = regexp.MustCompile(`^(user|group):[^\s,]{1,256}$|^token:tok_[a-z
 
 // ValidateSubject checks a binding subject.
 func ValidateSubject(s string) error {
+	if err := CheckText("subject", s, 300); err != nil {
+		return err
+	}
 	if !subjectRE.MatchString(s) {
-		return FieldErrorf("subject", "subject %q: want user:<name>, group:<name> or token:<token ID>", s)
+		return FieldErrorf("subject", "subject %s: want user:<name>, group:<name> or token:<token ID>", Excerpt(s))
 	}
 	return nil
 }
@@ -195,7 +198,7 @@ var roleNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,39}$`)
 // known actions.
 func ValidateCustomRole(r CustomRole) error {
 	if !roleNameRE.MatchString(string(r.Name)) {
-		return FieldErrorf("name", "role name %q: want 2–40 lowercase letters, digits or '-'", r.Name)
+		return FieldErrorf("name", "role name %s: want 2–40 lowercase letters, digits or '-'", Excerpt(string(r.Name)))
 	}
 	if r.Name.Valid() {
 		return FieldErrorf("name", "%q is a built-in role", r.Name)
@@ -205,7 +208,7 @@ func ValidateCustomRole(r CustomRole) error {
 	}
 	for i, a := range r.Actions {
 		if !slices.Contains(AllActions(), a) {
-			return FieldErrorf(fmt.Sprintf("actions[%d]", i), "unknown action %q", a)
+			return FieldErrorf(fmt.Sprintf("actions[%d]", i), "unknown action %s", Excerpt(string(a)))
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package drawbridge
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,15 @@ type Duration time.Duration
 // arithmetic on them never overflows. No Drawbridge duration needs more.
 const maxDuration = 366 * 24 * time.Hour
 
+var (
+	goDurationRE = regexp.MustCompile(`^(` + durationNumber + `(ns|us|µs|μs|ms|s|m|h))+$`)
+	isoNumberRE  = regexp.MustCompile(`^` + durationNumber + `$`)
+)
+
+// durationNumber is how a number in a duration is written: digits, and an
+// optional fraction with at least one digit on each side of the point.
+const durationNumber = `[0-9]+(\.[0-9]+)?`
+
 // ParseDuration parses an ISO 8601 duration (days, hours, minutes, seconds;
 // fractional seconds allowed) or a Go duration. Negative values, years,
 // months and weeks are rejected: they are ambiguous or meaningless here.
@@ -30,25 +40,30 @@ func ParseDuration(s string) (Duration, error) {
 	if s[0] == 'P' || s[0] == 'p' {
 		d, err = parseISO8601(strings.ToUpper(s))
 	} else {
+		// time.ParseDuration alone is too lenient: it takes "+1h", "1.h",
+		// ".5h" and a bare "0".
+		if !goDurationRE.MatchString(s) {
+			return 0, fmt.Errorf("invalid duration %s: want Go style (3h, 90m) or ISO 8601 (PT3H)", Excerpt(s))
+		}
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			err = fmt.Errorf("invalid duration %q: want Go style (3h, 90m) or ISO 8601 (PT3H)", s)
+			err = fmt.Errorf("invalid duration %s: want Go style (3h, 90m) or ISO 8601 (PT3H)", Excerpt(s))
 		}
 	}
 	if err != nil {
 		return 0, err
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("duration %q is negative", s)
+		return 0, fmt.Errorf("duration %s is negative", Excerpt(s))
 	}
 	if d > maxDuration {
-		return 0, fmt.Errorf("duration %q is too long", s)
+		return 0, fmt.Errorf("duration %s is too long", Excerpt(s))
 	}
 	return Duration(d), nil
 }
 
 func parseISO8601(s string) (time.Duration, error) {
-	bad := fmt.Errorf("invalid ISO 8601 duration %q: want P[nD][T[nH][nM][nS]]", s)
+	bad := fmt.Errorf("invalid ISO 8601 duration %s: want P[nD][T[nH][nM][nS]]", Excerpt(s))
 	rest := s[1:]
 	if rest == "" {
 		return 0, bad
@@ -79,7 +94,7 @@ func parseISO8601(s string) (time.Duration, error) {
 			return 0, bad
 		}
 		n, err := strconv.ParseFloat(rest[:i], 64)
-		if err != nil {
+		if err != nil || !isoNumberRE.MatchString(rest[:i]) {
 			return 0, bad
 		}
 		fractional = strings.Contains(rest[:i], ".")
@@ -96,7 +111,7 @@ func parseISO8601(s string) (time.Duration, error) {
 		rest = rest[i+1:]
 		total += n * units[u].secs
 		if total > maxDuration.Seconds() {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("duration %s is too long", Excerpt(s))
 		}
 	}
 	if last < 0 {

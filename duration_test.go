@@ -83,6 +83,14 @@ func TestParseDurationRejects(t *testing.T) {
 		{"huge go", "8785h"},
 		{"overflowing go", "9999999999h"},
 		{"bare number", "90"},
+		{"bare zero", "0"},
+		{"plus sign go", "+1h"},
+		{"plus sign iso", "+PT1H"},
+		{"trailing dot iso", "PT1.S"},
+		{"leading dot iso", "PT.5S"},
+		{"trailing dot go", "1.h"},
+		{"leading dot go", ".5h"},
+		{"space inside", "1h 30m"},
 		{"garbage", "three hours"},
 	}
 	for _, tt := range tests {

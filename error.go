@@ -11,14 +11,15 @@ type Kind string
 
 // Error kinds. The list only grows.
 const (
-	Invalid         Kind = "invalid"         // bad input; Field names the offender
-	Unauthenticated Kind = "unauthenticated" // no or bad credentials
-	Forbidden       Kind = "forbidden"       // authenticated, not allowed
-	NotFound        Kind = "not_found"       // no such thing (or not visible to the caller)
-	Conflict        Kind = "conflict"        // state does not allow the change
-	Unavailable     Kind = "unavailable"     // try again later (machine offline, timeout)
-	TooLarge        Kind = "too_large"       // request body or list too large
-	Internal        Kind = "internal"        // a bug or an unexpected fault; details only in the log
+	Invalid         Kind = "invalid"            // bad input; Field names the offender
+	Unauthenticated Kind = "unauthenticated"    // no or bad credentials
+	Forbidden       Kind = "forbidden"          // authenticated, not allowed
+	NotFound        Kind = "not_found"          // no such thing (or not visible to the caller)
+	Conflict        Kind = "conflict"           // state does not allow the change
+	Unavailable     Kind = "unavailable"        // try again later (machine offline, timeout)
+	TooLarge        Kind = "too_large"          // request body or list too large
+	NotAllowed      Kind = "method_not_allowed" // the route exists, not with this HTTP method
+	Internal        Kind = "internal"           // a bug or an unexpected fault; details only in the log
 )
 
 // Error is Drawbridge's one error type. Message is safe to show to the caller;

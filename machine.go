@@ -116,7 +116,7 @@ var (
 // digits, '.', '_' and '-', starting with a letter or digit, not an ID.
 func ValidateMachineName(s string) error {
 	if !nameRE.MatchString(s) {
-		return FieldErrorf("name", "machine name %q must be 1–63 letters, digits, '.', '_' or '-'", s)
+		return FieldErrorf("name", "machine name %s must be 1–63 letters, digits, '.', '_' or '-'", Excerpt(s))
 	}
 	if ValidID(s, MachinePrefix) {
 		return FieldErrorf("name", "machine name %q looks like a machine ID", s)
@@ -131,10 +131,10 @@ func ValidateLabels(l map[string]string) error {
 	}
 	for k, v := range l {
 		if !labelKeyRE.MatchString(k) {
-			return FieldErrorf("labels", "invalid label key %q", k)
+			return FieldErrorf("labels", "invalid label key %s", Excerpt(k))
 		}
 		if !labelValueRE.MatchString(v) {
-			return FieldErrorf("labels", "invalid value %q for label %q", v, k)
+			return FieldErrorf("labels", "invalid value %s for label %s", Excerpt(v), Excerpt(k))
 		}
 	}
 	return nil

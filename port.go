@@ -26,7 +26,7 @@ func ParseProtocol(s string) (Protocol, error) {
 	case "any", "*":
 		return Any, nil
 	}
-	return "", fmt.Errorf("unknown protocol %q: want tcp, udp or any", s)
+	return "", fmt.Errorf("unknown protocol %s: want tcp, udp or any", Excerpt(s))
 }
 
 // Valid reports whether p is one of the defined protocols.
@@ -47,7 +47,7 @@ func (p Protocol) Expand() []Protocol {
 func ParsePort(s string) (uint16, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("invalid port %q: want a number from 1 to 65535", s)
+		return 0, fmt.Errorf("invalid port %s: want a number from 1 to 65535", Excerpt(s))
 	}
 	return uint16(n), nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-	"unicode/utf8"
 )
 
 // Status is the state of an access request and of each of its targets.
@@ -247,20 +246,10 @@ func CheckDuration(d Duration, serverCap time.Duration) error {
 	return nil
 }
 
-// CheckJustification checks a justification's length and encoding.
+// CheckJustification checks a justification as CheckText does: at most
+// MaxJustification bytes of valid UTF-8 without control characters.
 func CheckJustification(s string) error {
-	if len(s) > MaxJustification {
-		return FieldErrorf("justification", "justification is longer than %d bytes", MaxJustification)
-	}
-	if !utf8.ValidString(s) {
-		return FieldErrorf("justification", "justification is not valid UTF-8")
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return FieldErrorf("justification", "justification contains control characters")
-		}
-	}
-	return nil
+	return CheckText("justification", s, MaxJustification)
 }
 
 func protoSuffix(p Protocol) string {

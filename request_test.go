@@ -104,7 +104,10 @@ func TestCheckJustification(t *testing.T) {
 		wantErr bool
 	}{
 		{"empty", "", false},
-		{"text with tab", "deploy hotfix\tINC-42 — über", false},
+		{"non-ASCII text", "deploy hotfix INC-42 — über", false},
+		{"tab", "deploy hotfix\tINC-42", true}, // a control character like any other
+		{"bidi override", "ok \u202Eexe.txt", true},
+		{"lone surrogate", "a\xed\xa0\x80", true},
 		{"longest", strings.Repeat("a", d.MaxJustification), false},
 		{"too long", strings.Repeat("a", d.MaxJustification+1), true},
 		{"invalid utf-8", "bad \xff byte", true},

@@ -19,29 +19,29 @@ func ParseSource(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR %s", Excerpt(s))
 		}
 		if p.Addr().Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("invalid CIDR %q: zones are not allowed", s)
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR %s: zones are not allowed", Excerpt(s))
 		}
 		if p.Addr().Is4In6() {
 			bits := p.Bits() - 96
 			if bits < 0 {
-				return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+				return netip.Prefix{}, fmt.Errorf("invalid CIDR %s", Excerpt(s))
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
 		}
 		if p.Masked() != p {
-			return netip.Prefix{}, fmt.Errorf("CIDR %q has host bits set; did you mean %s?", s, p.Masked())
+			return netip.Prefix{}, fmt.Errorf("CIDR %s has host bits set; did you mean %s?", Excerpt(s), p.Masked())
 		}
 		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid IP address %q", s)
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %s", Excerpt(s))
 	}
 	if a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("invalid IP address %q: zones are not allowed", s)
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %s: zones are not allowed", Excerpt(s))
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

@@ -146,13 +146,16 @@ func CheckUsageInput(in UsageInput) error {
 	if in.Epoch == "" || len(in.Epoch) > maxEpoch {
 		return FieldErrorf("epoch", "epoch must be 1 to %d characters", maxEpoch)
 	}
+	if err := CheckText("epoch", in.Epoch, maxEpoch); err != nil {
+		return err
+	}
 	if len(in.Targets) > MaxUsageTargets {
 		return FieldErrorf("targets", "at most %d targets per report", MaxUsageTargets)
 	}
 	for i, t := range in.Targets {
 		field := fmt.Sprintf("targets[%d]", i)
 		if !ValidID(string(t.Target), TargetPrefix) {
-			return FieldErrorf(field+".target", "malformed target ID %q", t.Target)
+			return FieldErrorf(field+".target", "malformed target ID %s", Excerpt(string(t.Target)))
 		}
 		if t.FirstSeenAgo < 0 || t.LastSeenAgo < 0 || t.LastSeenAgo > t.FirstSeenAgo {
 			return FieldErrorf(field, "first_seen_ago and last_seen_ago must be non-negative, last no older than first")

@@ -105,6 +105,7 @@ func TestCheckUsageInput(t *testing.T) {
 	}{
 		{"ok", d.UsageInput{Epoch: "e", Targets: []d.TargetUsage{{Target: tg, Packets: 1, FirstSeenAgo: 2, LastSeenAgo: 1}}}, ""},
 		{"no epoch", d.UsageInput{}, "epoch"},
+		{"epoch with a control character", d.UsageInput{Epoch: "e\x1b[2J"}, "epoch"},
 		{"bad target", d.UsageInput{Epoch: "e", Targets: []d.TargetUsage{{Target: "req_x"}}}, "targets[0].target"},
 		{"last before first", d.UsageInput{Epoch: "e", Targets: []d.TargetUsage{{Target: tg, FirstSeenAgo: 1, LastSeenAgo: 2}}}, "targets[0]"},
 		{"negative", d.UsageInput{Epoch: "e", Targets: []d.TargetUsage{{Target: tg, FirstSeenAgo: -1, LastSeenAgo: -1}}}, "targets[0]"},

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -125,13 +126,13 @@ func CheckWebhook(in WebhookInput) (Webhook, error) {
 	}
 	for i, k := range in.Events {
 		if !slices.Contains(NotificationKinds(), k) {
-			return w, FieldErrorf(fmt.Sprintf("events[%d]", i), "unknown event %q (want %s)", k, joinKinds(NotificationKinds()))
+			return w, FieldErrorf(fmt.Sprintf("events[%d]", i), "unknown event %s (want %s)", Excerpt(string(k)), joinKinds(NotificationKinds()))
 		}
 		if !slices.Contains(w.Kinds, k) {
 			w.Kinds = append(w.Kinds, k)
 		}
 	}
-	if in.Secret != "" && (len(in.Secret) < MinWebhookSecret || len(in.Secret) > MaxWebhookSecret || strings.TrimSpace(in.Secret) != in.Secret) {
+	if in.Secret != "" && (CheckText("secret", in.Secret, MaxWebhookSecret) != nil || len(in.Secret) < MinWebhookSecret || len(in.Secret) > MaxWebhookSecret || strings.TrimSpace(in.Secret) != in.Secret) {
 		return w, FieldErrorf("secret", "secret must be %d to %d characters without surrounding spaces", MinWebhookSecret, MaxWebhookSecret)
 	}
 	return w, nil
@@ -144,8 +145,8 @@ func CheckWebhookURL(raw string, allowHTTP bool) error {
 	if raw == "" {
 		return FieldErrorf("url", "url is required")
 	}
-	if len(raw) > MaxWebhookURL {
-		return FieldErrorf("url", "url longer than %d characters", MaxWebhookURL)
+	if err := CheckText("url", raw, MaxWebhookURL); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
@@ -169,8 +170,10 @@ func CheckWebhookURL(raw string, allowHTTP bool) error {
 	default:
 		return FieldErrorf("url", "url must use https")
 	}
-	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
-		return FieldErrorf("url", "url has an empty port")
+	if _, port, err := net.SplitHostPort(u.Host); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return FieldErrorf("url", "url has an invalid port %s: want a number from 1 to 65535", Excerpt(port))
+		}
 	}
 	return nil
 }

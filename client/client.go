@@ -137,6 +137,8 @@ func kindOf(status int) d.Kind {
 		return d.NotFound
 	case 409:
 		return d.Conflict
+	case 405:
+		return d.NotAllowed
 	case 413:
 		return d.TooLarge
 	case 503:

@@ -112,7 +112,7 @@ type RoleInfo struct {
 // RoleCreate defines a custom role.
 func (c *Client) RoleCreate(ctx context.Context, r d.CustomRole) (*d.CustomRole, error) {
 	var out d.CustomRole
-	err := c.Do(ctx, "POST", "/api/v1/roles", nil, r, &out)
+	err := c.Do(ctx, "POST", "/api/v1/roles", nil, d.RoleInput{Name: r.Name, Actions: r.Actions}, &out)
 	return &out, err
 }
 

@@ -31,7 +31,9 @@ func newAuditCmd(e *env) *cobra.Command {
 Output: table (default), json (one JSON array), jsonl (one event per line,
 JSON Lines, with the hashes: the form 'audit verify --file' checks), or csv (UTF-8 with BOM,
 a header row, RFC 4180 quoting; a cell that starts with = + - @ TAB or CR
-gets a leading apostrophe so that spreadsheets do not run it as a formula).
+gets a leading apostrophe so that spreadsheets do not run it as a formula,
+and one that starts with an apostrophe gets another, so that the file reads
+back exactly and 'audit verify --file' checks it too).
 
 --since and --until take an RFC 3339 time or a duration before now (24h, P7D).
 --machine matches events on the machine, by its agent, or about a request
@@ -181,8 +183,9 @@ func newAuditVerifyCmd(e *env) *cobra.Command {
 reordered event. Exits with status 1 when the chain does not verify.
 
 Without --file the server walks its database (from the prune anchor, if the
-log was pruned). With --file, an export made with 'audit -o jsonl' (or an
-archive written before pruning) is checked here, offline, with no server.
+log was pruned). With --file, an export made with 'audit -o jsonl' or
+'audit -o csv' (or an archive written before pruning) is checked here,
+offline, with no server.
 
 --head names a head saved earlier with 'audit head -o json': its signature is
 checked against --cacert (the server's ca.pem), then the chain must still
@@ -197,7 +200,7 @@ exported (see docs/audit.md).`,
 	}
 	cf := addClientFlags(cmd)
 	cf.streaming = true
-	cmd.Flags().StringVar(&file, "file", "", "verify this JSON Lines export offline instead of asking the server")
+	cmd.Flags().StringVar(&file, "file", "", "verify this JSON Lines or CSV export offline instead of asking the server")
 	cmd.Flags().StringVar(&headFile, "head", "", "a signed head (JSON from 'audit head -o json') the chain must still contain")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var head *d.AuditHead
@@ -273,7 +276,12 @@ func verifyFile(path string, head *d.AuditHead) (*d.AuditReport, error) {
 		v.Expect(head.ID, head.Hash)
 	}
 	errStop := errors.New("stop")
-	err = audit.ReadJSONL(bufio.NewReaderSize(f, 1<<20), func(ev *d.Event) error {
+	br := bufio.NewReaderSize(f, 1<<20)
+	read := audit.ReadJSONL
+	if b, _ := br.Peek(len(audit.BOM)); string(b) == audit.BOM {
+		read = audit.ReadCSV // 'audit -o csv' starts with a BOM
+	}
+	err = read(br, func(ev *d.Event) error {
 		if !v.Add(ev) {
 			return errStop
 		}

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +38,12 @@ const BOM = "\ufeff"
 // Formula injection: a spreadsheet runs a cell that starts with = + - @ as
 // a formula (and some also after a leading TAB or CR). Any cell that starts
 // with one of those six characters is written with a leading apostrophe
-// ('=cmd|…), which spreadsheets show as text. So a CSV cell is not always
-// byte-for-byte the event's field; the JSON Lines export is, and is the one
-// to verify (drawbridge audit verify --file).
+// ('=cmd|…), which spreadsheets show as text. A cell that starts with an
+// apostrophe gets one more, so that the apostrophe is always removable:
+// ReadCSV reads the events back exactly, and the chain verifies from a CSV
+// export as from a JSON Lines one. (Events hold no CR: free text is
+// cleaned before it reaches the chain, so encoding/csv's CRLF folding
+// never changes a field.)
 type CSVWriter struct {
 	w      *csv.Writer
 	header bool
@@ -85,12 +91,60 @@ func (c *CSVWriter) Flush() error {
 }
 
 // SafeCell returns s with a leading apostrophe when a spreadsheet would
-// otherwise treat it as a formula (see CSVWriter).
+// otherwise treat it as a formula, or when s itself starts with an
+// apostrophe (see CSVWriter). UnsafeCell undoes it.
 func SafeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
 		return "'" + s
 	}
 	return s
+}
+
+// UnsafeCell returns the field SafeCell wrote as cell.
+func UnsafeCell(cell string) string { return strings.TrimPrefix(cell, "'") }
+
+// ReadCSV calls fn for each event of a CSV export (as CSVWriter writes
+// it), in file order, in constant memory. A malformed record is an error
+// naming its line.
+func ReadCSV(r io.Reader, fn func(*d.Event) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(CSVHeader)
+	cr.ReuseRecord = true
+	hdr, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("csv header: %w", err)
+	}
+	hdr[0] = strings.TrimPrefix(hdr[0], BOM)
+	if !slices.Equal(hdr, CSVHeader) {
+		return fmt.Errorf("csv header is %q, want %q", hdr, CSVHeader)
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		line, _ := cr.FieldPos(0)
+		for i := range rec {
+			rec[i] = UnsafeCell(rec[i])
+		}
+		id, err := strconv.ParseInt(rec[0], 10, 64)
+		if err != nil {
+			return &lineError{line: line, err: fmt.Errorf("id %q: %w", rec[0], err)}
+		}
+		e := d.Event{ID: d.EventID(id), Actor: rec[2], ActorName: rec[3], ActorSource: rec[4], Action: rec[5], Target: rec[6],
+			Result: rec[7], Reason: rec[8], RequestID: d.RequestID(rec[9]), Details: rec[10], PrevHash: rec[11], Hash: rec[12]}
+		if rec[1] != "" {
+			if e.Time, err = time.Parse(time.RFC3339Nano, rec[1]); err != nil {
+				return &lineError{line: line, err: fmt.Errorf("time %q: %w", rec[1], err)}
+			}
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
 }
 
 // FormatTime is how exports write times: RFC 3339, UTC, microseconds.

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
@@ -70,7 +71,7 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 		}
 		if err := tx.MachineCreate(m); err != nil {
 			if d.ErrorKind(err) == d.Conflict {
-				return &d.Error{Kind: d.Conflict, Field: "name", Message: fmt.Sprintf("a machine named %q is already enrolled; choose another --name or delete the old machine", in.Name)}
+				return &d.Error{Kind: d.Conflict, Field: "name", Message: fmt.Sprintf("a machine named %s is already enrolled; choose another --name or delete the old machine", d.Excerpt(in.Name))}
 			}
 			return err
 		}
@@ -85,14 +86,10 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 	return &d.Enrollment{MachineID: m.ID, Name: m.Name, Certificate: string(certPEM), NotAfter: notAfter, CA: string(s.signer.CAPEM())}, nil
 }
 
-// sanitizeInventory bounds what an agent may store about itself.
+// sanitizeInventory bounds what an agent may store about itself, and makes
+// its strings safe to store and show (d.CleanText).
 func sanitizeInventory(inv d.Inventory) d.Inventory {
-	trim := func(s string, n int) string {
-		if len(s) > n {
-			return s[:n]
-		}
-		return s
-	}
+	trim := d.CleanText
 	inv.Hostname = trim(inv.Hostname, 255)
 	inv.OS = trim(inv.OS, 32)
 	inv.Distribution = trim(inv.Distribution, 128)
@@ -105,6 +102,15 @@ func sanitizeInventory(inv d.Inventory) d.Inventory {
 	}
 	if len(inv.Listening) > 4096 {
 		inv.Listening = inv.Listening[:4096]
+	}
+	inv.Addresses = slices.Clone(inv.Addresses)
+	for i := range inv.Addresses {
+		inv.Addresses[i] = trim(inv.Addresses[i], 64)
+	}
+	inv.Listening = slices.Clone(inv.Listening)
+	for i := range inv.Listening {
+		inv.Listening[i].Address = trim(inv.Listening[i].Address, 64)
+		inv.Listening[i].Protocol = d.Protocol(trim(string(inv.Listening[i].Protocol), 8))
 	}
 	return inv
 }
@@ -263,12 +269,10 @@ func (s *Service) desired(ctx context.Context, id d.MachineID) (d.DesiredState, 
 // took from request to kernel.
 func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 	id := d.MachineID(agent.ID)
-	if len(in.Error) > 1024 {
-		in.Error = in.Error[:1024]
-	}
 	if err := in.Clock.Check("clock"); err != nil {
 		return err
 	}
+	in.Error = d.CleanText(in.Error, d.MaxMachineText) // cut on a rune boundary: the chain must export as valid UTF-8
 	var topics []string
 	var latencies []time.Duration
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {

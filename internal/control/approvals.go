@@ -87,10 +87,10 @@ func approvalRule(r *d.Request, kind string) d.ApprovalRule {
 
 func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decision, reason string) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
-	if err := d.CheckJustification(reason); err != nil {
-		return nil, d.FieldErrorf("reason", "%s", d.AsError(err).Message)
+	if err := d.CheckText("reason", reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
@@ -234,11 +234,14 @@ func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error)
 // once (the agents reset the kernel timeouts).
 func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.ExtendInput) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	by, err := d.ParseDuration(in.By)
 	if err != nil || by.Std() < d.MinDuration {
 		return nil, d.FieldErrorf("by", "by must be a duration of at least 1s, such as 30m")
+	}
+	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	return s.changeRequest(ctx, id, false, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if r.Requester != a.Subject() {

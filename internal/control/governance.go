@@ -54,7 +54,7 @@ func (s *Service) BindingCreate(ctx context.Context, a d.Actor, in d.BindingInpu
 			return err
 		}
 		if !ok {
-			return d.FieldErrorf("role", "unknown role %q", in.Role)
+			return d.FieldErrorf("role", "unknown role %s", d.Excerpt(string(in.Role)))
 		}
 		scope, err := resolveScope(tx, in.Scope)
 		if err != nil {
@@ -94,7 +94,7 @@ func (s *Service) BindingDelete(ctx context.Context, a d.Actor, id string, revok
 		return nil, err
 	}
 	if !d.ValidID(id, d.BindingPrefix) {
-		return nil, d.FieldErrorf("id", "malformed binding ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed binding ID %s", d.Excerpt(id))
 	}
 	return s.revokeAccess(ctx, a, func(tx *store.Tx, _ time.Time) (string, error) {
 		b, err := tx.Binding(id)

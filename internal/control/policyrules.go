@@ -29,7 +29,7 @@ func unknownMachine(ref string) error {
 	if d.ValidID(ref, d.MachinePrefix) {
 		return d.Errorf(d.NotFound, "machine %s not found", ref)
 	}
-	return d.Errorf(d.NotFound, "machine %q not found", ref)
+	return d.Errorf(d.NotFound, "machine %s not found", d.Excerpt(ref))
 }
 
 // parseRules reads API rules into normalised port rules; nil in, nil out.
@@ -285,7 +285,7 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 		return err
 	}
 	if !d.ValidID(id, d.PolicyPrefix) {
-		return d.FieldErrorf("id", "malformed policy ID %q", id)
+		return d.FieldErrorf("id", "malformed policy ID %s", d.Excerpt(id))
 	}
 	var topics []string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {

@@ -125,7 +125,7 @@ func (s *Service) Request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Re
 // request is Request without the redaction.
 func (s *Service) request(ctx context.Context, a d.Actor, id d.RequestID) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
 	var r *d.Request
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -272,10 +272,10 @@ func (s *Service) Done(ctx context.Context, a d.Actor, id d.RequestID) (*d.Reque
 
 func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.RevokeInput, done bool) (*d.Request, error) {
 	if !d.ValidID(string(id), d.RequestPrefix) {
-		return nil, d.FieldErrorf("id", "malformed request ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed request ID %s", d.Excerpt(string(id)))
 	}
-	if err := d.CheckJustification(in.Reason); err != nil {
-		return nil, d.WithField(&d.Error{Kind: d.Invalid, Message: "reason: " + d.AsError(err).Message}, "reason")
+	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
+		return nil, err
 	}
 	return s.changeRequest(ctx, id, true, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
 		if err := visible(tx, a, r); err != nil {

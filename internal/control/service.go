@@ -82,11 +82,14 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time, hub *Hub, signer 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// event builds an audit event for actor at now.
+// event builds an audit event for actor at now. Its free text is validated
+// or cleaned where it enters; CleanText here is the last guard, so that no
+// event can hold what a JSON or CSV export cannot carry byte for byte.
 func event(now time.Time, a d.Actor, action, target, result, reason string, req d.RequestID, details any) *d.Event {
+	clean := func(s string) string { return d.CleanText(s, d.MaxEventText) }
 	e := &d.Event{
-		Time: now, Actor: a.Subject(), ActorName: a.Name, Action: action, Target: target,
-		Result: result, Reason: reason, RequestID: req,
+		Time: now, Actor: clean(a.Subject()), ActorName: clean(a.Name), Action: action, Target: clean(target),
+		Result: result, Reason: clean(reason), RequestID: req,
 	}
 	if a.Source.IsValid() {
 		e.ActorSource = a.Source.String()

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
@@ -22,12 +23,14 @@ type Identity struct {
 // binding, directly or through a group: an unknown user is Forbidden and the
 // refusal is audited. ttl bounds the session (1m–24h).
 func (s *Service) SessionCreate(ctx context.Context, ident Identity, source string, ttl time.Duration) (string, *d.Token, error) {
-	if ident.User == "" || len(ident.User) > 256 {
+	if ident.User == "" || d.CheckText("user", ident.User, 256) != nil {
 		return "", nil, &d.Error{Kind: d.Unauthenticated, Message: "the identity token names no usable user"}
 	}
 	if ttl < time.Minute || ttl > 24*time.Hour {
 		return "", nil, d.FieldErrorf("ttl", "session lifetime must be from 1m to 24h")
 	}
+	// A group name that is not clean text can match no binding: drop it.
+	ident.Groups = slices.DeleteFunc(slices.Clone(ident.Groups), func(g string) bool { return d.CheckText("group", g, 256) != nil })
 	if len(ident.Groups) > 256 {
 		ident.Groups = ident.Groups[:256]
 	}

@@ -100,7 +100,7 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 	case !role.Valid():
 		// Custom roles cannot be a token's own role (its actions could
 		// change under it); bind them to token:<ID> instead.
-		return "", nil, d.FieldErrorf("role", "unknown role %q (built-in roles: %s, or %s); bind custom roles with `drawbridge binding create`", in.Role, roleList(), d.RoleNone)
+		return "", nil, d.FieldErrorf("role", "unknown role %s (built-in roles: %s, or %s); bind custom roles with `drawbridge binding create`", d.Excerpt(string(in.Role)), roleList(), d.RoleNone)
 	}
 	var ttl time.Duration
 	if in.TTL != "" { // absent: the token never expires

@@ -69,7 +69,7 @@ func (s *Service) Webhooks(ctx context.Context, a d.Actor) ([]d.Webhook, error) 
 
 func webhookID(id d.WebhookID) error {
 	if !d.ValidID(string(id), d.WebhookPrefix) {
-		return d.FieldErrorf("id", "malformed webhook ID %q", id)
+		return d.FieldErrorf("id", "malformed webhook ID %s", d.Excerpt(string(id)))
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (s *Service) Delivery(ctx context.Context, a d.Actor, id d.DeliveryID) (*d.
 		return nil, err
 	}
 	if !d.ValidID(string(id), d.DeliveryPrefix) {
-		return nil, d.FieldErrorf("id", "malformed delivery ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed delivery ID %s", d.Excerpt(string(id)))
 	}
 	var v *d.Delivery
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -172,7 +172,7 @@ func (s *Service) DeliveryRetry(ctx context.Context, a d.Actor, id d.DeliveryID)
 		return nil, err
 	}
 	if !d.ValidID(string(id), d.DeliveryPrefix) {
-		return nil, d.FieldErrorf("id", "malformed delivery ID %q", id)
+		return nil, d.FieldErrorf("id", "malformed delivery ID %s", d.Excerpt(string(id)))
 	}
 	var v *d.Delivery
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {

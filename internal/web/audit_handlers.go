@@ -33,6 +33,9 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 	}
 	f := store.EventFilter{AfterID: d.EventID(after), Limit: limit, Action: q.Get("action"), Target: q.Get("target"),
 		User: q.Get("user"), RequestID: d.RequestID(q.Get("request"))}
+	if f.RequestID != "" && !d.ValidID(string(f.RequestID), d.RequestPrefix) {
+		return d.FieldErrorf("request", "request must be a request ID (req_…), not %s", d.Excerpt(string(f.RequestID)))
+	}
 	now := time.Now()
 	if f.Since, err = timeParam(q.Get("since"), "since", now); err != nil {
 		return err
@@ -47,7 +50,7 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"events": es}
+		body := map[string]any{"events": listOf(es)}
 		if n := len(es); n > 0 && n == effectiveLimit(limit) {
 			body["next"] = es[n-1].ID
 		}

@@ -256,7 +256,7 @@ func matrixRoutes() []matrixRoute {
 		{route: "GET /api/v1/roles", kind: global, act: d.ActAdmin, call: get(fixed("/api/v1/roles"))},
 		{route: "POST /api/v1/roles", kind: global, act: d.ActAdmin,
 			call: send("POST", fixed("/api/v1/roles"), func(p *probe) any {
-				return d.CustomRole{Name: d.Role(p.unique("made-")), Actions: []d.Action{d.ActMachinesRead}}
+				return d.RoleInput{Name: d.Role(p.unique("made-")), Actions: []d.Action{d.ActMachinesRead}}
 			})},
 		{route: "DELETE /api/v1/machines/{machine}", kind: global, act: d.ActAdmin,
 			prepare: func(p *probe) string {
@@ -268,7 +268,7 @@ func matrixRoutes() []matrixRoute {
 		{route: "DELETE /api/v1/roles/{name}", kind: global, act: d.ActAdmin,
 			prepare: func(p *probe) string {
 				name := p.unique("doomed-")
-				decode(p.t, p.m.call(p.t, "POST", "/api/v1/roles", p.m.admin, d.CustomRole{Name: d.Role(name), Actions: []d.Action{d.ActMachinesRead}}), http.StatusCreated, nil)
+				decode(p.t, p.m.call(p.t, "POST", "/api/v1/roles", p.m.admin, d.RoleInput{Name: d.Role(name), Actions: []d.Action{d.ActMachinesRead}}), http.StatusCreated, nil)
 				return name
 			},
 			call: send("DELETE", refPath("/api/v1/roles/"), nil)},

@@ -8,6 +8,12 @@ import (
 	d "github.com/drawbridge/drawbridge"
 )
 
+// Bounds on an error's message and field, in bytes.
+const (
+	maxErrorMessage = 512
+	maxErrorField   = 128
+)
+
 // statusOf is the one Kind → HTTP status table.
 func statusOf(k d.Kind) int {
 	switch k {
@@ -23,6 +29,8 @@ func statusOf(k d.Kind) int {
 		return http.StatusConflict
 	case d.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case d.NotAllowed:
+		return http.StatusMethodNotAllowed
 	case d.Unavailable:
 		return http.StatusServiceUnavailable
 	}
@@ -56,7 +64,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = &d.Error{Kind: d.Internal}
 	}
 	status := statusOf(e.Kind)
-	body := ErrorBody{Error: ErrorDetail{Code: e.Kind, Message: e.Message, Field: e.Field, RequestID: rid}}
+	// Bounded and clean whatever built the message: errors quote bad values
+	// as d.Excerpt does, and this is the backstop.
+	body := ErrorBody{Error: ErrorDetail{Code: e.Kind, Message: d.CleanText(e.Message, maxErrorMessage), Field: d.CleanText(e.Field, maxErrorField), RequestID: rid}}
 	if status == http.StatusInternalServerError {
 		s.log.Error("internal error", "request_id", rid, "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error = ErrorDetail{Code: d.Internal, Message: "internal error (request " + rid + ")", RequestID: rid}

@@ -75,7 +75,7 @@ func (s *Server) handleApprovalList(w http.ResponseWriter, r *http.Request, a d.
 	if rs == nil {
 		rs = []d.Request{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": rs})
+	writeJSON(w, http.StatusOK, map[string]any{"requests": listOf(rs)})
 	return nil
 }
 
@@ -100,7 +100,7 @@ func (s *Server) handleSelectorPolicyList(w http.ResponseWriter, r *http.Request
 	if ps == nil {
 		ps = []d.Policy{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"policies": ps})
+	writeJSON(w, http.StatusOK, map[string]any{"policies": listOf(ps)})
 	return nil
 }
 
@@ -133,7 +133,7 @@ func (s *Server) handleBindingList(w http.ResponseWriter, r *http.Request, a d.A
 	if bs == nil {
 		bs = []d.Binding{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"bindings": bs})
+	writeJSON(w, http.StatusOK, map[string]any{"bindings": listOf(bs)})
 	return nil
 }
 
@@ -168,12 +168,12 @@ func (s *Server) handleRoleList(w http.ResponseWriter, r *http.Request, a d.Acto
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": rs})
+	writeJSON(w, http.StatusOK, map[string]any{"roles": listOf(rs)})
 	return nil
 }
 
 func (s *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	var in d.CustomRole
+	var in d.RoleInput // not d.CustomRole: created_at and created_by are the server's to set
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}

@@ -807,13 +807,13 @@ func TestCustomRoles(t *testing.T) {
 	e.policy(t, "devbox", d.RuleInput{Port: 22})
 
 	before := e.snapshot(t)
-	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.CustomRole{Name: "opener", Actions: []d.Action{d.ActRequestsInitiate, "launch/missiles"}}), http.StatusBadRequest, d.Invalid, "actions[1]")
-	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.CustomRole{Name: "opener"}), http.StatusBadRequest, d.Invalid, "actions")
-	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.CustomRole{Name: "admin", Actions: []d.Action{d.ActMachinesRead}}), http.StatusBadRequest, d.Invalid, "name")
+	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.RoleInput{Name: "opener", Actions: []d.Action{d.ActRequestsInitiate, "launch/missiles"}}), http.StatusBadRequest, d.Invalid, "actions[1]")
+	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.RoleInput{Name: "opener"}), http.StatusBadRequest, d.Invalid, "actions")
+	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.RoleInput{Name: "admin", Actions: []d.Action{d.ActMachinesRead}}), http.StatusBadRequest, d.Invalid, "name")
 	e.wantUnchanged(t, before)
 
-	decode(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.CustomRole{Name: "opener", Actions: []d.Action{d.ActRequestsInitiate, d.ActMachinesRead}}), http.StatusCreated, nil)
-	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.CustomRole{Name: "opener", Actions: []d.Action{d.ActMachinesRead}}), http.StatusConflict, d.Conflict, "")
+	decode(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.RoleInput{Name: "opener", Actions: []d.Action{d.ActRequestsInitiate, d.ActMachinesRead}}), http.StatusCreated, nil)
+	wantError(t, e.call(t, "POST", "/api/v1/roles", e.admin, d.RoleInput{Name: "opener", Actions: []d.Action{d.ActMachinesRead}}), http.StatusConflict, d.Conflict, "")
 	wantError(t, e.call(t, "POST", "/api/v1/tokens", e.admin, d.TokenInput{Name: "x", Role: "opener"}), http.StatusBadRequest, d.Invalid, "role")
 
 	bot, botID := e.scopedToken(t, "bot", d.RoleNone, "")

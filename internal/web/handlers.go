@@ -29,12 +29,29 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleNotFound answers what no route matches under /api/. This catch-all
+// matches every method, so the mux never answers 405 itself for an API
+// path: if the path has routes with other methods, it is a 405 listing them
+// in Allow, as the mux would; otherwise a JSON 404.
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
-	return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" { // this catch-all's own pattern
+			allow = append(allow, m)
+		}
+	}
+	path := d.Excerpt(r.URL.Path)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &d.Error{Kind: d.NotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", d.Excerpt(r.Method), path, strings.Join(allow, ", "))}
+	}
+	return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("no route %s %s", d.Excerpt(r.Method), path)}
 }
 
 func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, a d.Actor) error {
-	writeJSON(w, http.StatusOK, map[string]any{"actor": a, "actions": grantedActions(a)})
+	writeJSON(w, http.StatusOK, map[string]any{"actor": a, "actions": listOf(grantedActions(a))})
 	return nil
 }
 
@@ -58,10 +75,7 @@ func (s *Server) handleMachineList(w http.ResponseWriter, r *http.Request, a d.A
 	if want != nil {
 		ms = slices.DeleteFunc(ms, func(m d.MachineView) bool { return !slices.Contains(want, m.Status) })
 	}
-	if ms == nil {
-		ms = []d.MachineView{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"machines": ms})
+	writeJSON(w, http.StatusOK, map[string]any{"machines": listOf(ms)})
 	return nil
 }
 
@@ -133,7 +147,7 @@ func (s *Server) handlePolicyList(w http.ResponseWriter, r *http.Request, a d.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"policies": ps})
+	writeJSON(w, http.StatusOK, map[string]any{"policies": listOf(ps)})
 	return nil
 }
 
@@ -215,7 +229,7 @@ func (s *Server) handleRequestList(w http.ResponseWriter, r *http.Request, a d.A
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": rs})
+	writeJSON(w, http.StatusOK, map[string]any{"requests": listOf(rs)})
 	return nil
 }
 
@@ -279,7 +293,7 @@ func (s *Server) handleTokenList(w http.ResponseWriter, r *http.Request, a d.Act
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": listOf(ts)})
 	return nil
 }
 
@@ -410,23 +424,25 @@ func (s *Server) handleAgentOffline(w http.ResponseWriter, r *http.Request, a d.
 	return nil
 }
 
+// boolParam reads a query flag: absent, "true" or "false" (nothing else:
+// strconv.ParseBool's "1", "t" and "TRUE" are refused, as is "maybe").
 func boolParam(v, name string) (bool, error) {
-	if v == "" {
+	switch v {
+	case "", "false":
 		return false, nil
+	case "true":
+		return true, nil
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, d.FieldErrorf(name, "%s must be true or false", name)
-	}
-	return b, nil
+	return false, d.FieldErrorf(name, "%s must be true or false, not %s", name, d.Excerpt(v))
 }
 
+// intParam reads a decimal count from 0 to max: digits only, no sign.
 func intParam(v, name string, max int) (int, error) {
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > max {
+	if err != nil || n < 0 || n > max || strings.TrimLeft(v, "0123456789") != "" {
 		return 0, d.FieldErrorf(name, "%s must be an integer from 0 to %d", name, max)
 	}
 	return n, nil

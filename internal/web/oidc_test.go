@@ -130,6 +130,7 @@ func TestOIDCRejects(t *testing.T) {
 		{"no user claim", iss.IDToken(with("email", nil)), `"email" claim`},
 		{"email not verified", iss.IDToken(with("email_verified", false)), "not verified"},
 		{"email_verified missing", iss.IDToken(with("email_verified", nil)), "not verified"},
+		{"user with control characters", iss.IDToken(with("email", "alice@example.com\x1b[2J")), "no usable user"},
 		{"malformed", "not.a.jwt", "well-formed"},
 		{"empty", "", "no ID token"},
 	}

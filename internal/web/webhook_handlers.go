@@ -31,7 +31,7 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request, a d.A
 	if ws == nil {
 		ws = []d.Webhook{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": ws})
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": listOf(ws)})
 	return nil
 }
 
@@ -55,6 +55,14 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request, a d.A
 func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
 	q := r.URL.Query()
 	f := store.DeliveryFilter{WebhookID: d.WebhookID(q.Get("webhook")), Status: d.DeliveryStatus(q.Get("status"))}
+	if f.WebhookID != "" && !d.ValidID(string(f.WebhookID), d.WebhookPrefix) {
+		return d.FieldErrorf("webhook", "webhook must be a webhook ID (whk_…), not %s", d.Excerpt(string(f.WebhookID)))
+	}
+	switch f.Status {
+	case "", d.DeliveryPending, d.DeliveryDelivered, d.DeliveryDead:
+	default:
+		return d.FieldErrorf("status", "status must be pending, delivered or dead, not %s", d.Excerpt(string(f.Status)))
+	}
 	var err error
 	if f.Limit, err = intParam(q.Get("limit"), "limit", store.MaxLimit); err != nil {
 		return err
@@ -63,7 +71,7 @@ func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request, a d.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": vs})
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": listOf(vs)})
 	return nil
 }
 
