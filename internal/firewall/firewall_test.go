@@ -163,6 +163,10 @@ var expiresRE = regexp.MustCompile(`expires [0-9hdms]+`)
 func TestGolden(t *testing.T) {
 	hs := newHosts(t, "server")
 	f := open(t, hs[0])
+	// Remaining times count from the Apply call: on a frozen clock the
+	// timeouts are exactly as given, however long a loaded machine takes.
+	frozen := time.Now()
+	f.now = func() time.Time { return frozen }
 	apply(t, f, State{
 		Protected: []Port{{TCP, 22}, {TCP, 443}, {UDP, 53}, {TCP, 22}},
 		Allows: []Allow{
