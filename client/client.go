@@ -1,6 +1,8 @@
 // Package client is the Go client for Drawbridge's /api/v1. Errors from the
 // server come back as *drawbridge.Error with the server's Kind, message and
-// field, so callers handle them exactly as in-process code would.
+// field, so callers handle them exactly as in-process code would; a response
+// without an error body gets the Kind of its status (drawbridge.KindOfStatus,
+// the same table the server answers from).
 package client
 
 import (
