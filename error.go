@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Kind classifies an error. Each kind maps to exactly one HTTP status, in
-// internal/web.
+// Kind classifies an error. Each kind maps to exactly one HTTP status (see
+// HTTPStatus), and back.
 type Kind string
 
 // Error kinds. The list only grows.
@@ -21,6 +21,48 @@ const (
 	NotAllowed      Kind = "method_not_allowed" // the route exists, not with this HTTP method
 	Internal        Kind = "internal"           // a bug or an unexpected fault; details only in the log
 )
+
+// kindStatus is the one Kind ↔ HTTP status table: the server answers an
+// error of a Kind with its status (internal/web), and the client reads a
+// status that came without an error body back as its Kind (client). The
+// vocabulary stays off net/http, so statuses are numbers here; the test
+// names them.
+var kindStatus = [...]struct {
+	kind   Kind
+	status int
+}{
+	{Invalid, 400},         // Bad Request
+	{Unauthenticated, 401}, // Unauthorized
+	{Forbidden, 403},       // Forbidden
+	{NotFound, 404},        // Not Found
+	{NotAllowed, 405},      // Method Not Allowed
+	{Conflict, 409},        // Conflict
+	{TooLarge, 413},        // Request Entity Too Large
+	{Internal, 500},        // Internal Server Error
+	{Unavailable, 503},     // Service Unavailable
+}
+
+// HTTPStatus returns the HTTP status that answers an error of kind k: 500
+// for Internal and for a kind the table does not know.
+func (k Kind) HTTPStatus() int {
+	for _, e := range kindStatus {
+		if e.kind == k {
+			return e.status
+		}
+	}
+	return 500
+}
+
+// KindOfStatus returns the Kind an HTTP error status stands for: Internal
+// for a status no Kind is answered with.
+func KindOfStatus(status int) Kind {
+	for _, e := range kindStatus {
+		if e.status == status {
+			return e.kind
+		}
+	}
+	return Internal
+}
 
 // Error is Drawbridge's one error type. Message is safe to show to the caller;
 // Err (if any) is the underlying cause, for logs only.

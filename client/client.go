@@ -1,6 +1,8 @@
 // Package client is the Go client for Drawbridge's /api/v1. Errors from the
 // server come back as *drawbridge.Error with the server's Kind, message and
-// field, so callers handle them exactly as in-process code would.
+// field, so callers handle them exactly as in-process code would; a response
+// without an error body gets the Kind of its status (drawbridge.KindOfStatus,
+// the same table the server answers from).
 package client
 
 import (
@@ -120,31 +122,9 @@ func decodeError(resp *http.Response) error {
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err := json.Unmarshal(b, &body); err != nil || body.Error.Code == "" {
-		return &d.Error{Kind: kindOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s", resp.Status)}
+		return &d.Error{Kind: d.KindOfStatus(resp.StatusCode), Message: fmt.Sprintf("server answered %s", resp.Status)}
 	}
 	return &d.Error{Kind: body.Error.Code, Message: body.Error.Message, Field: body.Error.Field}
-}
-
-func kindOf(status int) d.Kind {
-	switch status {
-	case 400:
-		return d.Invalid
-	case 401:
-		return d.Unauthenticated
-	case 403:
-		return d.Forbidden
-	case 404:
-		return d.NotFound
-	case 409:
-		return d.Conflict
-	case 405:
-		return d.NotAllowed
-	case 413:
-		return d.TooLarge
-	case 503:
-		return d.Unavailable
-	}
-	return d.Internal
 }
 
 // DefaultTimeout bounds ordinary calls; waits and watches pass their own.

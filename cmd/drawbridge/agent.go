@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -62,6 +63,9 @@ func runAgent(ctx context.Context, e *env, f *agentFlags) error {
 		return err
 	}
 	fw, err := firewall.Open(firewall.Options{Logger: log})
+	if errors.Is(err, errors.ErrUnsupported) {
+		return err // not Linux: "the agent runs only on Linux"
+	}
 	if err != nil {
 		return fmt.Errorf("nftables: %w (the agent needs root or CAP_NET_ADMIN)", err)
 	}

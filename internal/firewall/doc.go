@@ -70,5 +70,8 @@
 //
 // Requirements: Linux ≥ 5.6 with nf_tables (pipapo sets) and stateful set
 // expressions (element counters); CAP_NET_ADMIN in the target network
-// namespace. Supported probes all of them.
+// namespace. Supported probes all of them. On other systems the package
+// builds as a stub (firewall_other.go) whose Open and Supported fail with
+// errors.ErrUnsupported ("the agent runs only on Linux"), so the CLI builds
+// for macOS and Windows.
 package firewall

@@ -51,16 +51,6 @@ var (
 	allow6KeyType    = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeInetProto, nftables.TypeInetService)
 )
 
-// Options configures Open.
-type Options struct {
-	// NetNS is a file descriptor of the network namespace to operate in;
-	// 0 means the namespace of the calling process. The caller keeps
-	// ownership of the descriptor and must keep it open until Close.
-	NetNS int
-	// Logger receives debug and drift messages; nil discards them.
-	Logger *slog.Logger
-}
-
 // Firewall manages the table "inet drawbridge" of one network namespace.
 // It is safe for concurrent use; calls are serialised.
 type Firewall struct {

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 )
@@ -92,4 +93,14 @@ func (s State) validate() error {
 		}
 	}
 	return nil
+}
+
+// Options configures Open.
+type Options struct {
+	// NetNS is a file descriptor of the network namespace to operate in;
+	// 0 means the namespace of the calling process. The caller keeps
+	// ownership of the descriptor and must keep it open until Close.
+	NetNS int
+	// Logger receives debug and drift messages; nil discards them.
+	Logger *slog.Logger
 }

@@ -21,7 +21,9 @@
 //     serialization failures and deadlocks, so both dialects give callers
 //     the same guarantee: a DB.Tx runs as if alone.
 //   - The schema is migrated on Open by goose from the SQL files embedded
-//     from migrations/<dialect>.
+//     from migrations/<dialect>. The two trees are written side by side;
+//     TestMigrationsAgree fails when their tables, columns (type class,
+//     nullability) or indices differ.
 //   - A full disk ("database or disk is full": SQLite's SQLITE_FULL,
 //     PostgreSQL's class 53 disk_full) is Unavailable, and the DB reports it
 //     (Full, Ping) until writes can commit again. On SQLite a reserve file

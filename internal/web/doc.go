@@ -1,7 +1,8 @@
 // Package web serves Drawbridge over HTTP: the JSON API under /api/v1 (for
 // people, automation and agents), the OpenAPI document, health probes and
-// Prometheus metrics. Every route is listed in routes.go. Errors map from
-// drawbridge.Kind to HTTP status in exactly one place (errors.go).
+// Prometheus metrics. Every route is listed in routes.go. Every error
+// response is written by errors.go, with the status of its Kind from the
+// one table the client reads back too (drawbridge.Kind.HTTPStatus).
 //
 // Authentication: people and automation send "Authorization: Bearer <token>"
 // (API tokens, or session tokens from OIDC sign-in); a browser signed in at

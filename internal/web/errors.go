@@ -14,29 +14,6 @@ const (
 	maxErrorField   = 128
 )
 
-// statusOf is the one Kind → HTTP status table.
-func statusOf(k d.Kind) int {
-	switch k {
-	case d.Invalid:
-		return http.StatusBadRequest
-	case d.Unauthenticated:
-		return http.StatusUnauthorized
-	case d.Forbidden:
-		return http.StatusForbidden
-	case d.NotFound:
-		return http.StatusNotFound
-	case d.Conflict:
-		return http.StatusConflict
-	case d.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case d.NotAllowed:
-		return http.StatusMethodNotAllowed
-	case d.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // ErrorBody is the JSON shape of every error response.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
@@ -63,7 +40,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case e == nil:
 		e = &d.Error{Kind: d.Internal}
 	}
-	status := statusOf(e.Kind)
+	status := e.Kind.HTTPStatus()
 	// Bounded and clean whatever built the message: errors quote bad values
 	// as d.Excerpt does, and this is the backstop.
 	body := ErrorBody{Error: ErrorDetail{Code: e.Kind, Message: d.CleanText(e.Message, maxErrorMessage), Field: d.CleanText(e.Field, maxErrorField), RequestID: rid}}
