@@ -258,3 +258,17 @@ func machinesAccess(tx *store.Tx, now time.Time) (map[d.MachineID]store.MachineA
 func withAccess(v *d.MachineView, a store.MachineAccess) {
 	v.ApprovedLast7d, v.LastAccess, v.LastUser = a.Approved7d, a.LastAccess, a.LastUser
 }
+
+// Events lists audit events after an ID, oldest first. Needs audit/read.
+func (s *Service) Events(ctx context.Context, a d.Actor, f store.EventFilter) ([]d.Event, error) {
+	if err := s.require(a, d.ActAuditRead); err != nil {
+		return nil, err
+	}
+	var es []d.Event
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		es, err = tx.Events(f)
+		return err
+	})
+	return es, err
+}

@@ -141,14 +141,3 @@ func machineRef(tx *store.Tx, ref string) (*d.Machine, error) {
 	}
 	return tx.MachineByName(ref)
 }
-
-func forbidden(a d.Actor, act d.Action) error {
-	return &d.Error{Kind: d.Forbidden, Message: fmt.Sprintf("%s (role %s) may not %s", a.Name, a.Role, act)}
-}
-
-func (s *Service) require(a d.Actor, act d.Action) error {
-	if !a.Can(act) {
-		return forbidden(a, act)
-	}
-	return nil
-}

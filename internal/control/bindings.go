@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"maps"
 	"strings"
 	"time"
 
@@ -166,99 +165,38 @@ func (s *Service) RoleDelete(ctx context.Context, a d.Actor, name d.Role) error 
 	})
 }
 
-// MachineLabel edits a machine's labels. Needs admin (labels decide which
-// scopes and selector policies cover a machine). The machine's desired
-// state is recomputed, since its effective policy may change.
-func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.LabelsInput) (*d.Machine, error) {
-	if err := s.require(a, d.ActAdmin); err != nil {
+// grantsOf resolves the role bindings of subjects into grants. Bindings to
+// a custom role that no longer exists grant nothing.
+func grantsOf(tx *store.Tx, subjects []string) ([]d.Grant, error) {
+	bs, err := tx.Bindings(subjects...)
+	if err != nil || len(bs) == 0 {
 		return nil, err
 	}
-	var out *d.Machine
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		m, err := machineRef(tx, ref)
-		if err != nil {
-			return err
+	custom := map[d.Role][]d.Action{}
+	if rs, err := tx.Roles(); err != nil {
+		return nil, err
+	} else {
+		for _, r := range rs {
+			custom[r.Name] = r.Actions
 		}
-		labels := maps.Clone(m.Labels)
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		for _, k := range in.Remove {
-			delete(labels, k)
-		}
-		maps.Copy(labels, in.Set)
-		if err := d.ValidateLabels(labels); err != nil {
-			return err
-		}
-		old := m.Labels
-		m.Labels = labels
-		if err := tx.MachineUpdate(m); err != nil {
-			return err
-		}
-		version, err := tx.MachineBumpVersion(m.ID)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		p, err := effectivePolicy(tx, m)
-		if err != nil {
-			return err
-		}
-		if p == nil {
-			p = &d.Policy{MachineID: m.ID}
-		}
-		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
-			return err
-		}
-		out = m
-		return s.audit(tx, now, a, d.EvMachineRelabelled, string(m.ID), "", "", map[string]any{"machine": m.Name, "from": old, "to": labels})
-	})
-	if err == nil {
-		s.hub.Publish(machineTopic(string(out.ID)))
 	}
-	return out, err
+	var out []d.Grant
+	for _, b := range bs {
+		acts := b.Role.Actions()
+		if acts == nil {
+			acts = custom[b.Role]
+		}
+		if acts != nil {
+			out = append(out, d.Grant{Role: b.Role, Actions: acts, Scope: b.Scope})
+		}
+	}
+	return out, nil
 }
 
-// MachineDelete removes a machine: its open grants are revoked (reason
-// "machine deleted"), its policy goes, and its agent certificate stops
-// working at once (agents are authenticated against the machine table).
-// Its requests stay for the record. Needs admin.
-//
-// The agent can no longer fetch its state, so the revocations do not reach
-// its kernel: its grants still close at their end times there, and its
-// protected ports stay closed. Run `drawbridge agent --cleanup` on a host
-// that is being retired.
-func (s *Service) MachineDelete(ctx context.Context, a d.Actor, ref string) error {
-	if err := s.require(a, d.ActAdmin); err != nil {
-		return err
+func roleList() string {
+	var s []string
+	for _, r := range d.Roles() {
+		s = append(s, string(r))
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
-		m, err := machineRef(tx, ref)
-		if err != nil {
-			return err
-		}
-		ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
-		if err != nil {
-			return err
-		}
-		reqs := map[d.RequestID]bool{}
-		for i := range ts {
-			if ts[i].Revoke("machine deleted", false) {
-				if err := tx.TargetUpdate(&ts[i]); err != nil {
-					return err
-				}
-				reqs[ts[i].RequestID] = true
-			}
-		}
-		for id := range reqs {
-			if err := refreshRequestStatus(tx, id); err != nil {
-				return err
-			}
-		}
-		if err := tx.MachineDelete(m.ID); err != nil {
-			return err
-		}
-		return s.audit(tx, now, a, d.EvMachineDeleted, string(m.ID), "", "", map[string]any{"machine": m.Name, "revoked_targets": len(ts)})
-	})
+	return strings.Join(s, ", ")
 }
