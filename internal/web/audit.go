@@ -115,20 +115,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, a d.Actor,
 	return err
 }
 
-// timeParam reads an RFC 3339 time, or a duration meaning that long before now.
-func timeParam(v, name string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
-	}
-	if dur, err := d.ParseDuration(v); err == nil && dur > 0 {
-		return now.Add(-dur.Std()), nil
-	}
-	return time.Time{}, d.FieldErrorf(name, "%s must be an RFC 3339 time (2025-03-01T12:00:00Z) or a duration before now (24h, P7D)", name)
-}
-
 // handleAuditVerify walks the chain; ?id=N&hash=H also checks an exported
 // head. A broken chain is a 200 with "ok": false and the problem.
 func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request, a d.Actor) error {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	d "github.com/drawbridge/drawbridge"
 )
 
@@ -282,4 +284,104 @@ func TestSelectorPriority(t *testing.T) {
 	if len(evs) == 0 || evs[0].Action != d.EvPolicyDeleted || !strings.Contains(evs[0].Details, "db1") || !strings.Contains(evs[0].Details, "approval.mode") {
 		t.Errorf("events after the delete: %+v", evs)
 	}
+}
+
+// setPolicy sets a machine's whole policy as the admin.
+func (e *testEnv) setPolicy(t *testing.T, machine string, in d.PolicyInput) *d.Policy {
+	t.Helper()
+	var p d.Policy
+	decode(t, e.call(t, "PUT", "/api/v1/machines/"+machine+"/policy", e.admin, in), http.StatusOK, &p)
+	return &p
+}
+
+// TestSelectorPolicies: precedence (own policy, then the most specific
+// selector), conflicts refused at write time, and deletion revoking grants
+// that lose coverage.
+func TestSelectorPolicies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	web := e.enrollLabelled(t, "webbox", map[string]string{"env": "prod"})
+	db := e.enrollLabelled(t, "dbbox", map[string]string{"env": "prod", "team": "db"})
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+	governing := func(t *testing.T, machine string) d.Policy {
+		t.Helper()
+		var p d.Policy
+		decode(t, e.call(t, "GET", "/api/v1/machines/"+machine+"/policy", alice, nil), http.StatusOK, &p)
+		return p
+	}
+
+	prod := e.selectorPolicy(t, "env=prod", d.RuleInput{Port: 22})
+	t.Run("a machine with no policy of its own is governed by a matching selector", func(t *testing.T) {
+		for _, m := range []string{"webbox", "dbbox"} {
+			if p := governing(t, m); p.ID != prod || p.Selector != "env=prod" {
+				t.Errorf("%s governed by %q (%s), want env=prod", m, p.Selector, p.ID)
+			}
+		}
+		if got := web.state(t).Protected; !slices.Contains(got, d.PortProto{Port: 22, Protocol: d.TCP}) {
+			t.Errorf("webbox protects %v, want 22/tcp", got)
+		}
+	})
+
+	prodDB := e.selectorPolicy(t, "team=db,env=prod", d.RuleInput{Port: 5432})
+	t.Run("the more specific selector wins", func(t *testing.T) {
+		if p := governing(t, "dbbox"); p.ID != prodDB || p.Selector != "env=prod,team=db" {
+			t.Errorf("dbbox governed by %q (%s), want env=prod,team=db", p.Selector, p.ID)
+		}
+		if p := governing(t, "webbox"); p.ID != prod {
+			t.Errorf("webbox governed by %q, want env=prod", p.Selector)
+		}
+		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, d.RequestInput{Targets: ports("dbbox", 22), Source: "10.1.2.3"}), http.StatusBadRequest, d.Invalid, "targets[0].ports[0].port")
+		if got := db.state(t).Protected; !cmp.Equal(got, []d.PortProto{{Port: 5432, Protocol: d.TCP}}) {
+			t.Errorf("dbbox protects %v, want 5432/tcp only", got)
+		}
+	})
+
+	t.Run("equal specificity overlapping is refused", func(t *testing.T) {
+		before := e.snapshot(t)
+		for _, sel := range []string{"team=db", "env=prod,tier=web"} {
+			in := d.PolicyInput{Selector: sel, Rules: []d.RuleInput{{Port: 80}}}
+			wantError(t, e.call(t, "POST", "/api/v1/selector-policies", e.admin, in), http.StatusBadRequest, d.Invalid, "selector")
+		}
+		e.wantUnchanged(t, before)
+		var out struct{ Policies []d.Policy }
+		decode(t, e.call(t, "GET", "/api/v1/selector-policies", e.admin, nil), http.StatusOK, &out)
+		if len(out.Policies) != 2 {
+			t.Errorf("selector policies = %+v, want the two", out.Policies)
+		}
+		// Disjoint selectors with as many terms are fine.
+		e.selectorPolicy(t, "env=dev", d.RuleInput{Port: 22})
+	})
+
+	webReq := e.request(t, alice, d.RequestInput{Targets: ports("webbox", 22), Source: "10.1.2.3"})
+	dbReq := e.request(t, alice, d.RequestInput{Targets: ports("dbbox", 5432), Source: "10.1.2.3"})
+
+	t.Run("its own policy wins over both", func(t *testing.T) {
+		e.setPolicy(t, "dbbox", d.PolicyInput{Rules: []d.RuleInput{{Port: 5432}, {Port: 2222}}})
+		if p := governing(t, "dbbox"); p.Selector != "" || p.MachineID != db.id {
+			t.Errorf("dbbox governed by %q (%s), want its own policy", p.Selector, p.MachineID)
+		}
+		e.request(t, alice, d.RequestInput{Targets: ports("dbbox", 2222), Source: "10.1.2.3"})
+		if got := e.getRequest(t, alice, dbReq.ID).Status; got != d.StatusApplying {
+			t.Errorf("dbbox request %s after its own policy, want applying (still covered)", got)
+		}
+	})
+
+	t.Run("deleting a selector policy revokes grants that lose coverage", func(t *testing.T) {
+		decode(t, e.call(t, "DELETE", "/api/v1/selector-policies/"+prod, e.admin, nil), http.StatusNoContent, nil)
+		got := e.getRequest(t, alice, webReq.ID)
+		if got.Status != d.StatusRevoked || got.Targets[0].Status != d.StatusRevoked {
+			t.Errorf("webbox request %s (target %s), want revoked", got.Status, got.Targets[0].Status)
+		}
+		if ds := web.state(t); len(ds.Grants) != 0 || len(ds.Protected) != 0 {
+			t.Errorf("webbox desired state %+v, want nothing protected or granted", ds)
+		}
+		if got := e.getRequest(t, alice, dbReq.ID).Status; got != d.StatusApplying {
+			t.Errorf("dbbox request %s, want applying (its own policy covers it)", got)
+		}
+		if _, ok := grantOf(db.state(t), dbReq.Targets[0].ID); !ok {
+			t.Errorf("dbbox grant gone")
+		}
+		wantError(t, e.call(t, "GET", "/api/v1/machines/webbox/policy", alice, nil), http.StatusNotFound, d.NotFound, "")
+		wantError(t, e.call(t, "DELETE", "/api/v1/selector-policies/"+prod, e.admin, nil), http.StatusNotFound, d.NotFound, "")
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -258,16 +257,4 @@ func (si *signIn) mac(payload string) []byte {
 	h := hmac.New(sha256.New, si.key)
 	h.Write([]byte(loginCookie + "\x00" + payload))
 	return h.Sum(nil)
-}
-
-// grantedActions is every action the actor holds at some scope, in the
-// order of drawbridge.AllActions.
-func grantedActions(a d.Actor) []d.Action {
-	out := []d.Action{}
-	for _, act := range d.AllActions() {
-		if a.AllowedSomewhere(act) {
-			out = append(out, act)
-		}
-	}
-	return slices.Clip(out)
 }

@@ -1,11 +1,16 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/internal/store"
+	"github.com/google/go-cmp/cmp"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -303,4 +308,227 @@ func TestUnsupportedMachineRefuses(t *testing.T) {
 	if r := e.request(t, requester, d.RequestInput{Targets: ports("away", 22), Source: "10.1.2.3"}); r.Status != d.StatusApplying {
 		t.Errorf("request on an offline machine is %s, want applying", r.Status)
 	}
+}
+
+// grantOf returns the grant carrying target in a desired state.
+func grantOf(ds *d.DesiredState, target d.TargetID) (d.GrantState, bool) {
+	for _, g := range ds.Grants {
+		if slices.Contains(g.Targets, target) {
+			return g, true
+		}
+	}
+	return d.GrantState{}, false
+}
+
+// TestDone: only the requester ends its request early.
+func TestDone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.enroll(t, "web1")
+	e.policy(t, "web1", d.RuleInput{Port: 22})
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+	bob, _ := e.token(t, "bob", d.RoleRequester)
+	reader, _ := e.token(t, "rita", d.RoleReader)
+	r := e.request(t, alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3"})
+	if _, ok := grantOf(a.state(t), r.Targets[0].ID); !ok {
+		t.Fatal("no grant before done")
+	}
+
+	before := e.snapshot(t)
+	path := "/api/v1/requests/" + string(r.ID) + "/done"
+	wantError(t, e.call(t, "POST", path, bob, nil), http.StatusNotFound, d.NotFound, "")
+	wantError(t, e.call(t, "POST", path, reader, nil), http.StatusForbidden, d.Forbidden, "")
+	wantError(t, e.call(t, "POST", path, e.admin, nil), http.StatusForbidden, d.Forbidden, "")
+	e.wantUnchanged(t, before)
+
+	last := e.lastEventID(t)
+	var got d.Request
+	decode(t, e.call(t, "POST", path, alice, nil), http.StatusOK, &got)
+	if got.Status != d.StatusRevoked || got.Targets[0].Status != d.StatusRevoked {
+		t.Errorf("status = %s (target %s), want revoked", got.Status, got.Targets[0].Status)
+	}
+	if es := e.events(t, last); len(es) != 1 || es[0].Action != d.EvRequestDone || es[0].Target != string(r.ID) {
+		t.Errorf("events = %+v, want one request.done", auditLines(es))
+	}
+	if len(a.state(t).Grants) != 0 {
+		t.Errorf("grant still in the desired state after done")
+	}
+	wantError(t, e.call(t, "POST", path, alice, nil), http.StatusConflict, d.Conflict, "")
+}
+
+// TestDryRun: what a request would open, without changing anything.
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.enroll(t, "db1")
+	e.policy(t, "web1", d.RuleInput{Port: 22, MaxDuration: "2h"})
+	e.setPolicy(t, "db1", d.PolicyInput{Rules: []d.RuleInput{{Port: 5432}}, Approval: &d.ApprovalInput{Mode: d.ApprovalManual}})
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+	reader, _ := e.token(t, "rita", d.RoleReader)
+	now := e.clock.Now()
+
+	tests := []struct {
+		name          string
+		in            d.RequestInput
+		needsApproval bool
+		end           time.Time
+		targets       []string // machine port source
+	}{
+		{"automatic", d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3", Duration: "90m"}, false, now.Add(90 * time.Minute), []string{"web1 22 10.1.2.3/32"}},
+		{"manual", d.RequestInput{Targets: ports("db1", 5432), Source: "10.1.2.0/24"}, true, time.Time{}, []string{"db1 5432 10.1.2.0/24"}},
+		{"both", d.RequestInput{Targets: append(ports("web1", 22), ports("db1", 5432)...), Source: "10.1.2.3"}, true, time.Time{}, []string{"web1 22 10.1.2.3/32", "db1 5432 10.1.2.3/32"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			var got d.DryRunResult
+			decode(t, e.call(t, "POST", "/api/v1/requests?dry_run=true", alice, tt.in), http.StatusOK, &got)
+			e.wantUnchanged(t, before)
+			var targets []string
+			for _, tg := range got.Targets {
+				targets = append(targets, fmt.Sprintf("%s %d %s", tg.MachineName, tg.Port, tg.Source))
+			}
+			if diff := cmp.Diff(tt.targets, targets); diff != "" {
+				t.Errorf("targets (-want +got):\n%s", diff)
+			}
+			if got.NeedsApproval != tt.needsApproval || !got.End.Equal(tt.end) {
+				t.Errorf("needs_approval %v, end %v; want %v, %v", got.NeedsApproval, got.End, tt.needsApproval, tt.end)
+			}
+		})
+	}
+	t.Run("the same refusals as a real request", func(t *testing.T) {
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "POST", "/api/v1/requests?dry_run=true", alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3", Duration: "3h"}), http.StatusBadRequest, d.Invalid, "duration")
+		wantError(t, e.call(t, "POST", "/api/v1/requests?dry_run=true", alice, d.RequestInput{Targets: ports("web1", 8080), Source: "10.1.2.3"}), http.StatusBadRequest, d.Invalid, "targets[0].ports[0].port")
+		wantError(t, e.call(t, "POST", "/api/v1/requests?dry_run=true", reader, d.RequestInput{Targets: ports("web1", 22)}), http.StatusForbidden, d.Forbidden, "")
+		wantError(t, e.call(t, "POST", "/api/v1/requests?dry_run=maybe", alice, d.RequestInput{Targets: ports("web1", 22)}), http.StatusBadRequest, d.Invalid, "dry_run")
+		e.wantUnchanged(t, before)
+	})
+}
+
+// TestJustificationRules: required, and required to match a pattern, with
+// the hint in the refusal.
+func TestJustificationRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.enroll(t, "db1")
+	e.setPolicy(t, "web1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Justification: &d.JustificationRule{Mode: d.JustificationRequired, Hint: "say what you will change"}})
+	e.setPolicy(t, "db1", d.PolicyInput{Rules: []d.RuleInput{{Port: 5432}}, Justification: &d.JustificationRule{Mode: d.JustificationPattern, Pattern: "^INC-[0-9]+", Hint: "an incident ticket, INC-1234"}})
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+
+	tests := []struct {
+		name, machine string
+		port          uint16
+		justification string
+		msg           []string // parts of the message
+	}{
+		{"required, missing", "web1", 22, "", []string{"required", "say what you will change"}},
+		{"required, blank", "web1", 22, "   ", []string{"required"}},
+		{"pattern, missing", "db1", 5432, "", []string{"^INC-[0-9]+", "an incident ticket, INC-1234"}},
+		{"pattern, no ticket", "db1", 5432, "fixing the disk", []string{"^INC-[0-9]+", "an incident ticket, INC-1234"}},
+		{"pattern, ticket not first", "db1", 5432, "see INC-42", []string{"INC-1234"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			in := d.RequestInput{Targets: ports(tt.machine, tt.port), Source: "10.1.2.3", Justification: tt.justification}
+			msg := wantError(t, e.call(t, "POST", "/api/v1/requests", alice, in), http.StatusBadRequest, d.Invalid, "justification").Message
+			for _, part := range tt.msg {
+				if !strings.Contains(msg, part) {
+					t.Errorf("message %q lacks %q", msg, part)
+				}
+			}
+			e.wantUnchanged(t, before)
+		})
+	}
+	t.Run("accepted", func(t *testing.T) {
+		e.request(t, alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3", Justification: "rotate certificates"})
+		e.request(t, alice, d.RequestInput{Targets: ports("db1", 5432), Source: "10.1.2.3", Justification: "INC-42 disk full"})
+	})
+	t.Run("invalid pattern refused at write time", func(t *testing.T) {
+		in := d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Justification: &d.JustificationRule{Mode: d.JustificationPattern, Pattern: "(["}}
+		wantError(t, e.call(t, "PUT", "/api/v1/machines/web1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, "justification.pattern")
+	})
+}
+
+// TestLimits: open grants per person, and no wide sources on a guarded policy.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(t, "web1")
+	e.enroll(t, "prod1")
+	e.setPolicy(t, "web1", d.PolicyInput{Rules: []d.RuleInput{{Port: 22}}, Limits: &d.Limits{MaxActivePerUser: 1}})
+	alice, _ := e.token(t, "alice", d.RoleRequester)
+	bob, _ := e.token(t, "bob", d.RoleRequester)
+
+	t.Run("max_active_per_user", func(t *testing.T) {
+		first := e.request(t, alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.3"})
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.4"}), http.StatusConflict, d.Conflict, "targets[0].machine")
+		e.wantUnchanged(t, before)
+		e.request(t, bob, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.5"}) // per person
+		decode(t, e.call(t, "POST", "/api/v1/requests/"+string(first.ID)+"/done", alice, nil), http.StatusOK, nil)
+		e.request(t, alice, d.RequestInput{Targets: ports("web1", 22), Source: "10.1.2.4"}) // a slot is free again
+	})
+
+	t.Run("deny_any_source refuses * in the policy", func(t *testing.T) {
+		before := e.snapshot(t)
+		for _, rules := range [][]d.RuleInput{
+			{{Port: 22, AllowedSources: []string{"*"}}},
+			{{Port: 22}}, // no sources means any
+			{{Port: 22, AllowedSources: []string{"10.1.0.0/16"}}, {Port: 443, AllowedSources: []string{"0.0.0.0/0"}}},
+		} {
+			field := "rules[0].allowed_sources"
+			if len(rules) == 2 {
+				field = "rules[1].allowed_sources"
+			}
+			in := d.PolicyInput{Rules: rules, Limits: &d.Limits{DenyAnySource: true}}
+			wantError(t, e.call(t, "PUT", "/api/v1/machines/prod1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, field)
+		}
+		e.wantUnchanged(t, before)
+	})
+
+	t.Run("deny_any_source counts addresses over all the policy's sources", func(t *testing.T) {
+		before := e.snapshot(t)
+		for name, rules := range map[string][]d.RuleInput{
+			"two halves of IPv4":   {{Port: 22, AllowedSources: []string{"0.0.0.0/1", "128.0.0.0/1"}}},
+			"::/1":                 {{Port: 22, AllowedSources: []string{"::/1"}}},
+			"NAT64 of all IPv4":    {{Port: 22, AllowedSources: []string{"64:ff9b::/96"}}},
+			"IPv4-compatible":      {{Port: 22, AllowedSources: []string{"::/96"}}},
+			"IPv4-mapped":          {{Port: 22, AllowedSources: []string{"::ffff:0:0/96"}}},
+			"a /8":                 {{Port: 22, AllowedSources: []string{"10.0.0.0/8"}}},
+			"a /16 on each of two": {{Port: 22, AllowedSources: []string{"10.1.0.0/16"}}, {Port: 443, AllowedSources: []string{"10.2.0.0/16"}}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				in := d.PolicyInput{Rules: rules, Limits: &d.Limits{DenyAnySource: true}}
+				field := fmt.Sprintf("rules[%d].allowed_sources", len(rules)-1)
+				wantError(t, e.call(t, "PUT", "/api/v1/machines/prod1/policy", e.admin, in), http.StatusBadRequest, d.Invalid, field)
+			})
+		}
+		e.wantUnchanged(t, before)
+	})
+
+	t.Run("deny_any_source refuses wide request sources", func(t *testing.T) {
+		// A policy written before sources were counted may allow a /8;
+		// requests under it are still held to a /16 in all.
+		m := e.machine(t, "prod1")
+		err := e.db.Tx(t.Context(), func(tx *store.Tx) error {
+			return tx.PolicyPut(&d.Policy{MachineID: m.ID, Enabled: true, Limits: d.Limits{DenyAnySource: true}, Rules: []d.PortRule{
+				{Port: 22, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: d.Duration(time.Hour)},
+				{Port: 443, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: d.Duration(time.Hour)},
+			}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.snapshot(t)
+		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, d.RequestInput{Targets: ports("prod1", 22), Source: "10.0.0.0/8"}), http.StatusBadRequest, d.Invalid, "targets[0].ports[0].source")
+		twoSixteens := d.RequestInput{Targets: []d.MachineTargets{{Machine: "prod1", Ports: []d.PortTarget{{Port: 22, Source: "10.1.0.0/16"}, {Port: 443, Source: "10.2.0.0/16"}}}}}
+		wantError(t, e.call(t, "POST", "/api/v1/requests", alice, twoSixteens), http.StatusBadRequest, d.Invalid, "targets[0].ports[1].source")
+		e.wantUnchanged(t, before)
+		e.request(t, alice, d.RequestInput{Targets: ports("prod1", 22), Source: "10.1.0.0/16"})
+		e.request(t, bob, d.RequestInput{Targets: ports("prod1", 22), Source: "10.1.2.3"})
+	})
 }
