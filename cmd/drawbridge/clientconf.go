@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	d "github.com/drawbridge/drawbridge"
+
 	"github.com/spf13/cobra"
 
 	"github.com/drawbridge/drawbridge/client"
@@ -131,5 +133,28 @@ func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context
 			fmt.Fprintln(tw, row(it))
 		}
 		return tw.Flush()
+	}
+}
+
+// requestVerb is the RunE of a command that acts on one request (its only
+// argument) and prints the request as it is afterwards.
+func requestVerb(e *env, cf *clientFlags, act func(context.Context, *client.Client, d.RequestID) (*d.Request, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		r, err := act(cmd.Context(), c, d.RequestID(args[0]))
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, r)
+		}
+		printRequest(e, r)
+		if r.ExtendBy > 0 {
+			fmt.Fprintf(e.stdout, "an extension by %s waits for approval\n", r.ExtendBy)
+		}
+		return nil
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -59,24 +58,6 @@ func newRequestsCmd(e *env) *cobra.Command {
 		}
 		return tw.Flush()
 	}
-	return cmd
-}
-
-func newRevokeCmd(e *env) *cobra.Command {
-	var in d.RevokeInput
-	cmd := &cobra.Command{
-		Use:   "revoke REQUEST_ID",
-		Short: "End a request's access now (--terminate also cuts established connections)",
-		Example: `  drawbridge revoke req_… --reason "done"
-  drawbridge revoke req_… --terminate`,
-		Args: cobra.ExactArgs(1),
-	}
-	cf := addClientFlags(cmd)
-	cmd.Flags().BoolVar(&in.Terminate, "terminate", false, "also cut established connections (conntrack)")
-	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
-	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
-		return c.Revoke(ctx, id, in)
-	})
 	return cmd
 }
 

@@ -102,52 +102,6 @@ in the same step (the command lists them either way).`,
 	return cmd
 }
 
-func newWhoamiCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs,
-		Example: `  drawbridge whoami
-  drawbridge whoami -o json`}
-	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		a, acts, err := c.Whoami(cmd.Context())
-		if err != nil {
-			return err
-		}
-		if cf.json() {
-			return printJSON(e.stdout, map[string]any{"actor": a, "actions": acts})
-		}
-		escapeStrings(&a)
-		s := make([]string, len(acts))
-		for i, x := range acts {
-			s[i] = string(x)
-		}
-		role := ""
-		if a.Role != "" {
-			role = ", role " + string(a.Role)
-		}
-		fmt.Fprintf(e.stdout, "%s (%s%s) from %s\n", a.Name, a.Subject(), role, a.Source)
-		if a.Owner != "" {
-			fmt.Fprintf(e.stdout, "owner: %s (self-approval and quorums count this person)\n", a.Owner)
-		}
-		if len(a.Groups) > 0 {
-			fmt.Fprintf(e.stdout, "groups: %s\n", strings.Join(a.Groups, ", "))
-		}
-		if len(a.Grants) > 0 {
-			gs := make([]string, len(a.Grants))
-			for i, g := range a.Grants {
-				gs[i] = string(g.Role) + " at " + string(g.Scope)
-			}
-			fmt.Fprintf(e.stdout, "grants: %s\n", strings.Join(gs, ", "))
-		}
-		fmt.Fprintf(e.stdout, "actions: %s\n", strings.Join(s, ", "))
-		return nil
-	}
-	return cmd
-}
-
 // printRevoked reports the requests ended with a token or binding, or
 // offers (how) to end those still open.
 func printRevoked(e *env, out *d.Revoked, how string) {
