@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 func newApprovalsCmd(e *env) *cobra.Command {
@@ -19,11 +20,7 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		rs, err := c.Approvals(cmd.Context())
 		if err != nil {
 			return err
@@ -50,6 +47,6 @@ func newApprovalsCmd(e *env) *cobra.Command {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, what, r.RequesterName, strings.Join(ts, "; "), r.Duration, r.Justification, expires)
 		}
 		return tw.Flush()
-	}
+	})
 	return cmd
 }

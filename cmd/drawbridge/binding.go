@@ -29,11 +29,7 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 	create.Flags().StringVar(&in.Subject, "subject", "", "user:<name>, group:<name> or token:<ID>")
 	create.Flags().StringVar((*string)(&in.Role), "role", "", "built-in or custom role")
 	create.Flags().StringVar(&in.Scope, "scope", "*", "*, machine:<name>, or a label selector")
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	create.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		b, err := c.BindingCreate(cmd.Context(), in)
 		if err != nil {
 			return err
@@ -43,7 +39,7 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 		}
 		fmt.Fprintf(e.stdout, "%s: %s has role %s at scope %s\n", b.ID, b.Subject, b.Role, b.Scope)
 		return nil
-	}
+	})
 	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs,
 		Example: `  drawbridge binding list
   drawbridge binding list -o json`}
@@ -65,11 +61,7 @@ its members; end each person's requests).`,
 	}
 	df := addClientFlags(del)
 	del.Flags().BoolVar(&revokeGrants, "revoke-grants", false, "also revoke every open request the subject made")
-	del.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := df.client()
-		if err != nil {
-			return err
-		}
+	del.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		out, err := c.BindingDelete(cmd.Context(), args[0], revokeGrants)
 		if err != nil {
 			return err
@@ -80,7 +72,7 @@ its members; end each person's requests).`,
 		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
 		printRevoked(e, out, "end each now with `drawbridge revoke REQ`")
 		return nil
-	}
+	})
 	cmd.AddCommand(create, list, del)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drawbridge/drawbridge/client"
 	"github.com/spf13/cobra"
 )
 
@@ -22,11 +23,7 @@ address and the port.`,
 	}
 	cf := addClientFlags(cmd)
 	addAccessFlags(cmd, f, "port to open (required)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if f.port == 0 {
 			return fmt.Errorf("--port is required")
 		}
@@ -40,6 +37,6 @@ address and the port.`,
 			argv = append(argv, strings.ReplaceAll(a, "{port}", strconv.Itoa(int(port))))
 		}
 		return e.execve(argv)
-	}
+	})
 	return cmd
 }

@@ -30,11 +30,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 	create.Flags().StringVar(&ttl, "ttl", "1h", "how long the token can be used")
 	create.Flags().IntVar(&uses, "uses", 1, "how many agents may enroll with it")
 	create.Flags().StringSliceVar(&labels, "labels", nil, "labels given to machines that enroll with it, key=value")
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	create.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		l, err := parseLabels(labels)
 		if err != nil {
 			return err
@@ -49,7 +45,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 		fmt.Fprintf(e.stdout, "join token (shown once, valid until %s, %d use(s)):\n  %s\n\nrun on each machine, as root:\n  drawbridge agent --server %s --join-token %s --ca-pin %s --data-dir %s\n",
 			info.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z"), info.MaxUses, tok, cf.addr, tok, pin, agentDataDir)
 		return nil
-	}
+	})
 	list := &cobra.Command{Use: "list", Short: "List join tokens: uses, expiry, labels (never the secret)", Args: cobra.NoArgs,
 		Example: `  drawbridge join-token list
   drawbridge join-token list -o json`}
@@ -65,16 +61,12 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 	}
 	rf := addClientFlags(revoke)
-	revoke.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := rf.client()
-		if err != nil {
-			return err
-		}
+	revoke.RunE = clientRunE(rf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.JoinTokenRevoke(cmd.Context(), d.JoinTokenID(args[0])); err != nil {
 			return err
 		}
 		return printOutcome(e, rf, map[string]string{"revoked": args[0]}, "revoked "+args[0])
-	}
+	})
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

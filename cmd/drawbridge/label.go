@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 	"github.com/spf13/cobra"
 )
 
@@ -18,11 +19,7 @@ func newLabelCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(cmd)
 	cmd.Flags().StringSliceVar(&remove, "remove", nil, "label key to remove (repeatable)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		set, err := parseLabels(args[1:])
 		if err != nil {
 			return err
@@ -40,6 +37,6 @@ func newLabelCmd(e *env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "%s labels: %s\n", m.Name, orDash(strings.Join(kv, ",")))
 		return nil
-	}
+	})
 	return cmd
 }

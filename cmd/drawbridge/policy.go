@@ -64,11 +64,7 @@ priority and as many terms are refused.`,
 	settings := addSettingsFlags(set)
 	rf := addRuleFlags(set)
 	sf := addClientFlags(set)
-	set.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := sf.client()
-		if err != nil {
-			return err
-		}
+	set.RunE = clientRunE(sf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		target, err := policyTarget(args, *setSel)
 		if err != nil {
 			return err
@@ -102,7 +98,7 @@ priority and as many terms are refused.`,
 			return printJSON(e.stdout, p)
 		}
 		return printPolicy(e, sf, target, &p.Policy)
-	}
+	})
 
 	show := &cobra.Command{
 		Use:     "show MACHINE",
@@ -111,17 +107,13 @@ priority and as many terms are refused.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	shf := addClientFlags(show)
-	show.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := shf.client()
-		if err != nil {
-			return err
-		}
+	show.RunE = clientRunE(shf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.Policy(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		return printPolicy(e, shf, args[0], p)
-	}
+	})
 
 	enable := &cobra.Command{
 		Use:     "enable MACHINE",
@@ -130,18 +122,14 @@ priority and as many terms are refused.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	ef := addClientFlags(enable)
-	enable.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := ef.client()
-		if err != nil {
-			return err
-		}
+	enable.RunE = clientRunE(ef, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.PolicyEnable(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		printWeakenings(e, p.Weakenings)
 		return printPolicy(e, ef, args[0], &p.Policy)
-	}
+	})
 
 	disable := &cobra.Command{
 		Use:     "disable MACHINE",
@@ -150,18 +138,14 @@ priority and as many terms are refused.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	df := addClientFlags(disable)
-	disable.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := df.client()
-		if err != nil {
-			return err
-		}
+	disable.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.PolicyDisable(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		printWeakenings(e, p.Weakenings)
 		return printPolicy(e, df, args[0], &p.Policy)
-	}
+	})
 	cmd.AddCommand(set, show, enable, disable, newPolicyListCmd(e), newPolicyDeleteCmd(e))
 	return cmd
 }
@@ -526,11 +510,7 @@ WARNING.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if d.ValidID(args[0], d.PolicyPrefix) {
 			if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {
 				return err
@@ -556,6 +536,6 @@ WARNING.`,
 			fmt.Fprintf(e.stdout, "deleted the policy of %s; the policy for selector %s (%s, %s) governs it now\n", args[0], p.Selector, p.ID, state)
 		}
 		return nil
-	}
+	})
 	return cmd
 }

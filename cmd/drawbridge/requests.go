@@ -25,11 +25,7 @@ func newRequestsCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVar(&f.Open, "open", false, "only requests that are still open (pending, applying, active)")
 	cmd.Flags().StringVar(&f.Machine, "machine", "", "only requests for this machine")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "at most this many (up to 1000)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if len(args) == 1 {
 			r, err := c.Request(cmd.Context(), d.RequestID(args[0]), 0)
 			if err != nil {
@@ -57,7 +53,7 @@ func newRequestsCmd(e *env) *cobra.Command {
 			}
 		}
 		return tw.Flush()
-	}
+	})
 	return cmd
 }
 

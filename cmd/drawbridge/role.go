@@ -23,11 +23,7 @@ func newRoleCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(create)
 	create.Flags().StringSliceVar(&actions, "action", nil, "an action (repeatable): "+strings.Join(actionNames(), ", "))
-	create.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	create.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		r := d.CustomRole{Name: d.Role(args[0])}
 		for _, a := range actions {
 			r.Actions = append(r.Actions, d.Action(a))
@@ -41,7 +37,7 @@ func newRoleCmd(e *env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "role %s: %s\n", out.Name, joinActions(out.Actions))
 		return nil
-	}
+	})
 	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs,
 		Example: `  drawbridge role list`}
 	lf := addClientFlags(list)
@@ -55,16 +51,12 @@ func newRoleCmd(e *env) *cobra.Command {
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1),
 		Example: `  drawbridge role delete db-operator`}
 	df := addClientFlags(del)
-	del.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := df.client()
-		if err != nil {
-			return err
-		}
+	del.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.RoleDelete(cmd.Context(), d.Role(args[0])); err != nil {
 			return err
 		}
 		return printOutcome(e, df, map[string]string{"deleted": args[0]}, "deleted role "+args[0])
-	}
+	})
 	cmd.AddCommand(create, list, del)
 	return cmd
 }

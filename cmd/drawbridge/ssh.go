@@ -96,11 +96,7 @@ func newSSHCmd(e *env) *cobra.Command {
 	cf := addClientFlags(cmd)
 	addAccessFlags(cmd, f, "port to open (default: 22 if the policy has it, else its first port)")
 	cmd.Flags().StringVarP(&login, "login", "l", "", "remote user name")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		host, port, err := openAccess(cmd.Context(), e, c, args[0], f)
 		if err != nil {
 			return err
@@ -112,6 +108,6 @@ func newSSHCmd(e *env) *cobra.Command {
 		argv = append(argv, args[1:]...)
 		argv = append(argv, host)
 		return e.execve(argv)
-	}
+	})
 	return cmd
 }

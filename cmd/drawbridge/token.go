@@ -44,11 +44,7 @@ it the token never expires.`,
 	create.Flags().StringVar(&ttl, "ttl", "", "expiry, 1m to 366 days, e.g. 720h (default: never)")
 	create.Flags().StringVar(&scope, "scope", "*", "where the role applies: *, machine:<name>, or a label selector such as env=dev")
 	create.Flags().StringVar(&owner, "owner", "", "the person the token is for, e.g. alice@example.com (default: you)")
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	create.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		tok, info, err := c.TokenCreate(cmd.Context(), d.TokenInput{Name: name, Role: d.Role(role), TTL: ttl, Scope: scope, Owner: owner})
 		if err != nil {
 			return err
@@ -59,7 +55,7 @@ it the token never expires.`,
 		fmt.Fprintf(e.stdout, "%s\n", tok)
 		fmt.Fprintf(e.stderr, "token %s for %q (owner %s) with role %s at scope %s (shown once; store it now)\n", info.ID, info.Name, info.Owner, orDash(string(info.Role)), info.Scope)
 		return nil
-	}
+	})
 
 	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs,
 		Example: `  drawbridge token list
@@ -82,11 +78,7 @@ in the same step (the command lists them either way).`,
 	}
 	rf := addClientFlags(revoke)
 	revoke.Flags().BoolVar(&revokeGrants, "revoke-grants", false, "also revoke every open request made with the token")
-	revoke.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := rf.client()
-		if err != nil {
-			return err
-		}
+	revoke.RunE = clientRunE(rf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		out, err := c.TokenRevoke(cmd.Context(), d.TokenID(args[0]), revokeGrants)
 		if err != nil {
 			return err
@@ -97,7 +89,7 @@ in the same step (the command lists them either way).`,
 		fmt.Fprintf(e.stdout, "revoked %s\n", args[0])
 		printRevoked(e, out, "end them now with `drawbridge token revoke "+args[0]+" --revoke-grants`")
 		return nil
-	}
+	})
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/drawbridge/drawbridge/client"
 	"github.com/spf13/cobra"
 )
 
@@ -12,11 +13,7 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		Example: `  drawbridge whoami
   drawbridge whoami -o json`}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		a, acts, err := c.Whoami(cmd.Context())
 		if err != nil {
 			return err
@@ -49,6 +46,6 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "actions: %s\n", strings.Join(s, ", "))
 		return nil
-	}
+	})
 	return cmd
 }
