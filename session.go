@@ -25,3 +25,11 @@ type Session struct {
 	User      string    `json:"user"`
 	Groups    []string  `json:"groups,omitempty"`
 }
+
+// Identity is a person as the identity provider vouches for them, after
+// the ID token was verified.
+type Identity struct {
+	User   string   // from the configured user claim (e.g. email)
+	Groups []string // from the configured groups claim
+	Issuer string
+}

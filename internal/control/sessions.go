@@ -10,19 +10,11 @@ import (
 	"github.com/drawbridge/drawbridge/internal/store"
 )
 
-// Identity is a person as the identity provider vouches for them, after
-// the ID token was verified.
-type Identity struct {
-	User   string   // from the configured user claim (e.g. email)
-	Groups []string // from the configured groups claim
-	Issuer string
-}
-
 // SessionCreate exchanges a verified identity for a short-lived session
 // token (the secret is returned once). The user must hold at least one role
 // binding, directly or through a group: an unknown user is Forbidden and the
 // refusal is audited. ttl bounds the session (1m–24h).
-func (s *Service) SessionCreate(ctx context.Context, ident Identity, source string, ttl time.Duration) (string, *d.Token, error) {
+func (s *Service) SessionCreate(ctx context.Context, ident d.Identity, source string, ttl time.Duration) (string, *d.Token, error) {
 	if ident.User == "" || d.CheckText("user", ident.User, 256) != nil {
 		return "", nil, &d.Error{Kind: d.Unauthenticated, Message: "the identity token names no usable user"}
 	}
