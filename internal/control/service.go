@@ -46,6 +46,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Limits on the number of rows a listing returns (those of the store).
+const (
+	DefaultLimit = store.DefaultLimit
+	MaxLimit     = store.MaxLimit
+)
+
 // DefaultClockSkewWarn is the default Config.ClockSkewWarn.
 const DefaultClockSkewWarn = 2 * time.Second
 

@@ -7,7 +7,7 @@ import (
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/audit"
-	"github.com/drawbridge/drawbridge/internal/store"
+	"github.com/drawbridge/drawbridge/internal/control"
 )
 
 // handleEventList reads the audit log. format=json (default) answers one
@@ -23,7 +23,7 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 		return err
 	}
 	format := q.Get("format")
-	maxLimit := store.MaxLimit
+	maxLimit := control.MaxLimit
 	if format == "csv" || format == "jsonl" {
 		maxLimit = 1 << 62
 	}
@@ -31,7 +31,7 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 	if err != nil {
 		return err
 	}
-	f := store.EventFilter{AfterID: d.EventID(after), Limit: limit, Action: q.Get("action"), Target: q.Get("target"),
+	f := control.EventFilter{AfterID: d.EventID(after), Limit: limit, Action: q.Get("action"), Target: q.Get("target"),
 		User: q.Get("user"), RequestID: d.RequestID(q.Get("request"))}
 	if f.RequestID != "" && !d.ValidID(string(f.RequestID), d.RequestPrefix) {
 		return d.FieldErrorf("request", "request must be a request ID (req_…), not %s", d.Excerpt(string(f.RequestID)))
@@ -66,15 +66,15 @@ func (s *Server) handleEventList(w http.ResponseWriter, r *http.Request, a d.Act
 
 func effectiveLimit(n int) int {
 	if n == 0 {
-		return store.DefaultLimit
+		return control.DefaultLimit
 	}
-	return min(n, store.MaxLimit)
+	return min(n, control.MaxLimit)
 }
 
 // streamEvents writes the events as they are read. Headers go out with the
 // first event (or at the end for none), so an error found before that (a
 // forbidden actor, an unknown filter) is still an ordinary error response.
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, a d.Actor, machine string, f store.EventFilter, ctype, name string, newWriter func(*bufio.Writer) audit.Writer) error {
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, a d.Actor, machine string, f control.EventFilter, ctype, name string, newWriter func(*bufio.Writer) audit.Writer) error {
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	ew := newWriter(bw)
@@ -119,7 +119,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, a d.Actor,
 // head. A broken chain is a 200 with "ok": false and the problem.
 func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request, a d.Actor) error {
 	q := r.URL.Query()
-	var check *store.AuditCheck
+	var check *control.AuditCheck
 	if q.Get("id") != "" || q.Get("hash") != "" {
 		id, err := intParam(q.Get("id"), "id", 1<<62)
 		if err != nil || id == 0 {
@@ -128,7 +128,7 @@ func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request, a d.A
 		if _, err := audit.DecodeHash(q.Get("hash")); err != nil {
 			return d.FieldErrorf("hash", "hash must be the 64-character hex hash of an exported head")
 		}
-		check = &store.AuditCheck{ID: d.EventID(id), Hash: q.Get("hash")}
+		check = &control.AuditCheck{ID: d.EventID(id), Hash: q.Get("hash")}
 	}
 	rep, err := s.svc.AuditVerify(r.Context(), a, check)
 	if err != nil {

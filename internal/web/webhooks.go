@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	d "github.com/drawbridge/drawbridge"
-	"github.com/drawbridge/drawbridge/internal/store"
+	"github.com/drawbridge/drawbridge/internal/control"
 )
 
 // Handlers for outbound webhooks and their deliveries (admin only; the
@@ -54,7 +54,7 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request, a d.A
 
 func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request, a d.Actor) error {
 	q := r.URL.Query()
-	f := store.DeliveryFilter{WebhookID: d.WebhookID(q.Get("webhook")), Status: d.DeliveryStatus(q.Get("status"))}
+	f := control.DeliveryFilter{WebhookID: d.WebhookID(q.Get("webhook")), Status: d.DeliveryStatus(q.Get("status"))}
 	if f.WebhookID != "" && !d.ValidID(string(f.WebhookID), d.WebhookPrefix) {
 		return d.FieldErrorf("webhook", "webhook must be a webhook ID (whk_…), not %s", d.Excerpt(string(f.WebhookID)))
 	}
@@ -64,7 +64,7 @@ func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request, a d.
 		return d.FieldErrorf("status", "status must be pending, delivered or dead, not %s", d.Excerpt(string(f.Status)))
 	}
 	var err error
-	if f.Limit, err = intParam(q.Get("limit"), "limit", store.MaxLimit); err != nil {
+	if f.Limit, err = intParam(q.Get("limit"), "limit", control.MaxLimit); err != nil {
 		return err
 	}
 	vs, err := s.svc.Deliveries(r.Context(), a, f)
