@@ -178,7 +178,7 @@ func (l ApprovalLevel) Eligible(a Actor, ms []*Machine) bool {
 
 func matchesApprover(a Actor, who string, ms []*Machine) bool {
 	if role, ok := strings.CutPrefix(who, "role:"); ok {
-		return slices.ContainsFunc(a.Grants, func(g Grant) bool {
+		return slices.ContainsFunc(a.RoleGrants, func(g RoleGrant) bool {
 			if string(g.Role) != role {
 				return false
 			}

@@ -10,7 +10,7 @@ func TestEligibleRoleRespectsScope(t *testing.T) {
 	dev := &d.Machine{ID: "mch_aaaaaaaaaaaaaaaaaaaa", Labels: map[string]string{"env": "dev"}}
 	prod := &d.Machine{ID: "mch_bbbbbbbbbbbbbbbbbbbb", Labels: map[string]string{"env": "prod"}}
 	level := d.ApprovalLevel{Quorum: 1, Approvers: []string{"role:approver"}}
-	devApprover := d.Actor{Kind: d.ActorToken, ID: "tok_ann000000", Grants: []d.Grant{
+	devApprover := d.Actor{Kind: d.ActorToken, ID: "tok_ann000000", RoleGrants: []d.RoleGrant{
 		{Role: d.RoleApprover, Actions: d.RoleApprover.Actions(), Scope: "selector:env=dev"},
 		{Role: d.RolePolicyAdmin, Actions: append(d.RolePolicyAdmin.Actions(), d.ActRequestsApprove), Scope: d.ScopeAll},
 	}}

@@ -122,8 +122,8 @@ func (sel Selector) Overlaps(o Selector) bool {
 	return true
 }
 
-// Grant is a set of actions at a scope: one role binding, resolved.
-type Grant struct {
+// RoleGrant is a set of actions at a scope: one role binding, resolved.
+type RoleGrant struct {
 	Role    Role     `json:"role"`
 	Actions []Action `json:"actions"`
 	Scope   Scope    `json:"scope"`
@@ -135,7 +135,7 @@ func (a Actor) Allowed(act Action, m *Machine) bool {
 	if a.Kind == ActorSystem {
 		return true
 	}
-	for _, g := range a.Grants {
+	for _, g := range a.RoleGrants {
 		if slices.Contains(g.Actions, act) && g.Scope.Matches(m) {
 			return true
 		}
@@ -149,7 +149,7 @@ func (a Actor) AllowedSomewhere(act Action) bool {
 	if a.Kind == ActorSystem {
 		return true
 	}
-	for _, g := range a.Grants {
+	for _, g := range a.RoleGrants {
 		if slices.Contains(g.Actions, act) {
 			return true
 		}

@@ -37,9 +37,9 @@ func newWhoamiCmd(e *env) *cobra.Command {
 		if len(a.Groups) > 0 {
 			fmt.Fprintf(e.stdout, "groups: %s\n", strings.Join(a.Groups, ", "))
 		}
-		if len(a.Grants) > 0 {
-			gs := make([]string, len(a.Grants))
-			for i, g := range a.Grants {
+		if len(a.RoleGrants) > 0 {
+			gs := make([]string, len(a.RoleGrants))
+			for i, g := range a.RoleGrants {
 				gs[i] = string(g.Role) + " at " + string(g.Scope)
 			}
 			fmt.Fprintf(e.stdout, "grants: %s\n", strings.Join(gs, ", "))

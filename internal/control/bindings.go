@@ -165,9 +165,9 @@ func (s *Service) RoleDelete(ctx context.Context, a d.Actor, name d.Role) error 
 	})
 }
 
-// grantsOf resolves the role bindings of subjects into grants. Bindings to
+// roleGrantsOf resolves the role bindings of subjects into grants. Bindings to
 // a custom role that no longer exists grant nothing.
-func grantsOf(tx *store.Tx, subjects []string) ([]d.Grant, error) {
+func roleGrantsOf(tx *store.Tx, subjects []string) ([]d.RoleGrant, error) {
 	bs, err := tx.Bindings(subjects...)
 	if err != nil || len(bs) == 0 {
 		return nil, err
@@ -180,14 +180,14 @@ func grantsOf(tx *store.Tx, subjects []string) ([]d.Grant, error) {
 			custom[r.Name] = r.Actions
 		}
 	}
-	var out []d.Grant
+	var out []d.RoleGrant
 	for _, b := range bs {
 		acts := b.Role.Actions()
 		if acts == nil {
 			acts = custom[b.Role]
 		}
 		if acts != nil {
-			out = append(out, d.Grant{Role: b.Role, Actions: acts, Scope: b.Scope})
+			out = append(out, d.RoleGrant{Role: b.Role, Actions: acts, Scope: b.Scope})
 		}
 	}
 	return out, nil

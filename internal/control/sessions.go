@@ -34,7 +34,7 @@ func (s *Service) SessionCreate(ctx context.Context, ident d.Identity, source st
 		Hash: hash, CreatedAt: now, CreatedBy: actor.Subject(), ExpiresAt: now.Add(ttl)}
 	var unknown bool
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		grants, err := grantsOf(tx, actor.Subjects())
+		grants, err := roleGrantsOf(tx, actor.Subjects())
 		if err != nil {
 			return err
 		}

@@ -65,11 +65,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 	if t.Kind == d.TokenSession {
 		a = d.Actor{Kind: d.ActorUser, ID: t.User, Name: t.User, Groups: t.Groups, Source: source}
 	} else if t.Role != "" {
-		a.Grants = append(a.Grants, d.Grant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
+		a.RoleGrants = append(a.RoleGrants, d.RoleGrant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
 	}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		grants, err := grantsOf(tx, a.Subjects())
-		a.Grants = append(a.Grants, grants...)
+		grants, err := roleGrantsOf(tx, a.Subjects())
+		a.RoleGrants = append(a.RoleGrants, grants...)
 		return err
 	})
 	if err != nil {

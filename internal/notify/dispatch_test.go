@@ -86,8 +86,8 @@ func (rc *receiver) count(k d.NotificationKind) int {
 
 var admin = d.Actor{
 	Kind: d.ActorToken, ID: "tok_admin0000", Name: "admin", Role: d.RoleAdmin,
-	Source: netip.MustParseAddr("203.0.113.7"),
-	Grants: []d.Grant{{Role: d.RoleAdmin, Actions: d.AllActions(), Scope: d.ScopeAll}},
+	Source:     netip.MustParseAddr("203.0.113.7"),
+	RoleGrants: []d.RoleGrant{{Role: d.RoleAdmin, Actions: d.AllActions(), Scope: d.ScopeAll}},
 }
 
 // fixture is a real SQLite database with a service, one machine "web-1"

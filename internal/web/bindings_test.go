@@ -37,8 +37,8 @@ func TestBindings(t *testing.T) {
 	wantError(t, ask("prodbox"), http.StatusNotFound, d.NotFound, "targets[0].machine")
 	var who whoami
 	decode(t, e.call(t, "GET", "/api/v1/whoami", robot, nil), http.StatusOK, &who)
-	if len(who.Actor.Grants) != 1 || who.Actor.Grants[0].Role != d.RoleRequester || who.Actor.Grants[0].Scope != b.Scope {
-		t.Errorf("grants = %+v, want requester at %s only", who.Actor.Grants, b.Scope)
+	if len(who.Actor.RoleGrants) != 1 || who.Actor.RoleGrants[0].Role != d.RoleRequester || who.Actor.RoleGrants[0].Scope != b.Scope {
+		t.Errorf("grants = %+v, want requester at %s only", who.Actor.RoleGrants, b.Scope)
 	}
 
 	decode(t, e.call(t, "DELETE", "/api/v1/bindings/"+b.ID, e.admin, nil), http.StatusOK, nil)

@@ -80,7 +80,7 @@ func TestOIDCSignIn(t *testing.T) {
 	if who.Actor.Kind != d.ActorUser || who.Actor.Name != "alice@example.com" || !slices.Equal(who.Actor.Groups, []string{"dev", "ops"}) {
 		t.Errorf("whoami actor = %+v", who.Actor)
 	}
-	if diff := cmp.Diff([]d.Grant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}, who.Actor.Grants); diff != "" {
+	if diff := cmp.Diff([]d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}, who.Actor.RoleGrants); diff != "" {
 		t.Errorf("grants (-want +got):\n%s", diff)
 	}
 	if !slices.Contains(who.Actions, d.ActRequestsInitiate) || slices.Contains(who.Actions, d.ActAdmin) {
@@ -206,7 +206,7 @@ func TestOIDCGroupBinding(t *testing.T) {
 	decode(t, e.signIn(t, iss.IDToken(iss.Claims(map[string]any{"email": "carol@example.com", "groups": []string{"ops"}}))), http.StatusCreated, &s)
 	var who whoami
 	decode(t, e.call(t, "GET", "/api/v1/whoami", s.Token, nil), http.StatusOK, &who)
-	if len(who.Actor.Grants) != 1 || who.Actor.Grants[0].Role != d.RoleAdmin || !slices.Contains(who.Actions, d.ActAdmin) {
+	if len(who.Actor.RoleGrants) != 1 || who.Actor.RoleGrants[0].Role != d.RoleAdmin || !slices.Contains(who.Actions, d.ActAdmin) {
 		t.Errorf("whoami = %+v, want the admin grant of group ops", who)
 	}
 	decode(t, e.call(t, "POST", "/api/v1/tokens", s.Token, d.TokenInput{Name: "ci", Role: d.RoleReader}), http.StatusCreated, nil)
