@@ -1,6 +1,12 @@
 // Package client is the Go client for Drawbridge's /api/v1. Errors from the
 // server come back as *drawbridge.Error with the server's Kind, message and
 // field, so callers handle them exactly as in-process code would.
+//
+// Methods are filed by resource, with the same file names as on the server
+// (internal/web and internal/control): requests.go, approvals.go,
+// extensions.go, machines.go, policies.go, tokens.go, jointokens.go,
+// bindings.go, audit.go, webhooks.go, agents.go, usage.go, sessions.go and
+// authz.go (Whoami).
 package client
 
 import (
