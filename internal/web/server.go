@@ -27,7 +27,7 @@ type Server struct {
 	maxWait time.Duration
 	caPin   string
 	mux     *http.ServeMux
-	signIn  *signIn // OIDC sign-in and the session cookie (oidc_handlers.go)
+	signIn  *signIn // OIDC sign-in and the session cookie (sessions.go)
 }
 
 // Options configure a Server.
