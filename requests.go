@@ -269,3 +269,39 @@ func describeRules(rs []PortRule) string {
 	}
 	return s
 }
+
+// RequestInput is an access request as the API receives it.
+type RequestInput struct {
+	Targets       []MachineTargets `json:"targets"`
+	Source        string           `json:"source,omitempty"`   // IP or CIDR; default: the caller's address
+	Duration      string           `json:"duration,omitempty"` // ISO 8601 or Go style; default: 1h capped by the rules
+	Justification string           `json:"justification,omitempty"`
+}
+
+// MachineTargets is one machine and the ports asked for on it.
+type MachineTargets struct {
+	Machine string       `json:"machine"` // name or ID
+	Ports   []PortTarget `json:"ports"`
+}
+
+// PortTarget is one port asked for; Source overrides the request's.
+type PortTarget struct {
+	Port     uint16   `json:"port"`
+	Protocol Protocol `json:"protocol,omitempty"`
+	Source   string   `json:"source,omitempty"`
+}
+
+// RevokeInput ends a request early.
+type RevokeInput struct {
+	Terminate bool   `json:"terminate,omitempty"` // also cut established flows
+	Reason    string `json:"reason,omitempty"`
+}
+
+// DryRunResult is what a request would open, without opening anything.
+type DryRunResult struct {
+	Targets       []Target     `json:"targets"`
+	Duration      Duration     `json:"duration"`
+	End           time.Time    `json:"end,omitzero"` // when it would close (automatic approval)
+	NeedsApproval bool         `json:"needs_approval"`
+	Approval      ApprovalRule `json:"approval"`
+}

@@ -329,3 +329,48 @@ type PortProto struct {
 
 // String formats "22/tcp".
 func (p PortProto) String() string { return fmt.Sprintf("%d/%s", p.Port, p.Protocol) }
+
+// PolicyInput sets a machine's policy. Nil Enabled keeps the current value
+// (true for a new policy); nil Rules keeps the current rules (Azure's
+// defaults for a new policy).
+//
+// Nil Approval, Justification and Limits keep the current settings (the
+// defaults for a new policy: automatic approval, optional justification,
+// no limits). Selector and Priority are used only by the selector-policy
+// route.
+type PolicyInput struct {
+	Selector      string             `json:"selector,omitempty"`
+	Priority      *int               `json:"priority,omitempty"` // selector policies: nil keeps the current value (0 for a new policy)
+	Enabled       *bool              `json:"enabled,omitempty"`
+	Rules         []RuleInput        `json:"rules,omitempty"`
+	Approval      *ApprovalInput     `json:"approval,omitempty"`
+	Justification *JustificationRule `json:"justification,omitempty"`
+	Limits        *Limits            `json:"limits,omitempty"`
+}
+
+// PolicyDeletion is what deleting a machine's own policy leaves: the policy
+// that now governs the machine (a matching selector policy, or none) and the
+// ways it is weaker than the deleted one.
+type PolicyDeletion struct {
+	Policy     *Policy     `json:"policy"`
+	Weakenings []Weakening `json:"weakenings,omitempty"`
+}
+
+// ApprovalInput is an approval rule as the API receives it.
+type ApprovalInput struct {
+	Mode       ApprovalMode    `json:"mode"`
+	Levels     []ApprovalLevel `json:"levels,omitempty"`
+	PendingTTL string          `json:"pending_ttl,omitempty"` // absent: 1h; given: from 1m
+	Extensions ApprovalMode    `json:"extensions,omitempty"`  // default manual
+}
+
+// RuleInput is a port rule as the API receives it. Only an absent field
+// takes its default; a given duration must be at least 1s (so "0s" is an
+// error, not the default or "off").
+type RuleInput struct {
+	Port           uint16   `json:"port"`
+	Protocol       Protocol `json:"protocol,omitempty"`        // default tcp
+	AllowedSources []string `json:"allowed_sources,omitempty"` // default ["*"]
+	MaxDuration    string   `json:"max_duration,omitempty"`    // default 3h (capped by the server)
+	IdleTimeout    string   `json:"idle_timeout,omitempty"`    // revoke a grant with no traffic this long; default none
+}

@@ -71,23 +71,6 @@ func (t *Token) Usable(now time.Time) bool {
 	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
 }
 
-// JoinToken lets agents enroll. Only its hash is stored.
-type JoinToken struct {
-	ID        JoinTokenID       `json:"id"`
-	Hash      []byte            `json:"-"`
-	CreatedAt time.Time         `json:"created_at"`
-	CreatedBy string            `json:"created_by"`
-	ExpiresAt time.Time         `json:"expires_at"`
-	MaxUses   int               `json:"max_uses"`
-	Uses      int               `json:"uses"`
-	Labels    map[string]string `json:"labels,omitempty"` // given to machines that enroll with it
-}
-
-// Usable reports whether the join token may enroll one more machine at now.
-func (j *JoinToken) Usable(now time.Time) bool {
-	return now.Before(j.ExpiresAt) && j.Uses < j.MaxUses
-}
-
 // NewSecret returns a full token string "<id>.<secret>" and the hash to store.
 // The ID half lets the server find the row without a timing side channel on
 // the secret; the secret half is compared in constant time.
@@ -114,4 +97,21 @@ func HashSecret(secret string) []byte {
 // SecretMatches compares a presented secret with a stored hash in constant time.
 func SecretMatches(secret string, hash []byte) bool {
 	return subtle.ConstantTimeCompare(HashSecret(secret), hash) == 1
+}
+
+// TokenInput describes a new API token.
+type TokenInput struct {
+	Name  string `json:"name"`
+	Role  Role   `json:"role"`
+	Scope string `json:"scope,omitempty"` // where the role applies: *, machine:<name or ID>, or a label selector; default *
+	TTL   string `json:"ttl,omitempty"`   // absent: no expiry; else from MinTokenTTL to MaxTokenTTL
+	Owner string `json:"owner,omitempty"` // the person it is for (user:<name> or a bare name); default: the creator
+}
+
+// Revoked is the answer to revoking a token or deleting a binding: the
+// subject's requests that were ended with it (revoke_grants=true), and
+// those still open.
+type Revoked struct {
+	RevokedRequests []RequestID `json:"revoked_requests"`
+	OpenRequests    []RequestID `json:"open_requests"`
 }

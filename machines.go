@@ -139,3 +139,27 @@ func ValidateLabels(l map[string]string) error {
 	}
 	return nil
 }
+
+// MachineView is a machine as people see it: its record, its JIT status
+// (Configured / Not configured / Unsupported with the reason), its policy,
+// and how many grants are open on it.
+type MachineView struct {
+	Machine
+	Status       MachineStatus `json:"status"`
+	StatusReason string        `json:"status_reason,omitempty"`
+	Online       bool          `json:"online"`
+	Policy       *Policy       `json:"policy,omitempty"`
+	ActiveGrants int           `json:"active_grants"`
+	ClockWarning string        `json:"clock_warning,omitempty"` // its agent's clock is off (see Clock.Skewed)
+	// As Azure's Configured tab: approved requests created in the last 7
+	// days, the latest grant confirmed in the kernel, and who asked for it.
+	ApprovedLast7d int       `json:"approved_requests_7d"`
+	LastAccess     time.Time `json:"last_access,omitzero"`
+	LastUser       string    `json:"last_user,omitempty"`
+}
+
+// LabelsInput changes a machine's labels: Set adds or replaces, Remove deletes.
+type LabelsInput struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}

@@ -330,3 +330,8 @@ func NormalizeLimits(l Limits) (Limits, error) {
 	}
 	return l, nil
 }
+
+// DecisionInput approves or denies a request (or its pending extension).
+type DecisionInput struct {
+	Reason string `json:"reason,omitempty"` // required to deny
+}
