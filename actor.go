@@ -19,14 +19,14 @@ const (
 // Actor is an authenticated principal, taken from the request once and passed
 // explicitly to every use case.
 type Actor struct {
-	Kind   ActorKind  `json:"kind"`
-	ID     string     `json:"id"`
-	Name   string     `json:"name"`
-	Role   Role       `json:"role,omitempty"`   // the token's own role (display)
-	Owner  string     `json:"owner,omitempty"`  // the person behind a token ("user:<name>"); see Person
-	Source netip.Addr `json:"source,omitzero"`  // the caller's address as the server sees it
-	Groups []string   `json:"groups,omitempty"` // identity-provider groups (users)
-	Grants []Grant    `json:"grants,omitempty"` // every role binding that applies, resolved
+	Kind       ActorKind   `json:"kind"`
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	Role       Role        `json:"role,omitempty"`   // the token's own role (display)
+	Owner      string      `json:"owner,omitempty"`  // the person behind a token ("user:<name>"); see Person
+	Source     netip.Addr  `json:"source,omitzero"`  // the caller's address as the server sees it
+	Groups     []string    `json:"groups,omitempty"` // identity-provider groups (users)
+	RoleGrants []RoleGrant `json:"grants,omitempty"` // every role binding that applies, resolved
 }
 
 // Subject identifies the actor in records: "token:tok_…", "agent:mch_…", "system".

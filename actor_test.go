@@ -77,7 +77,7 @@ func TestRequesterIsLeastPrivileged(t *testing.T) {
 // tokenWith is an API token actor with role r granted everywhere, as
 // Authenticate builds it.
 func tokenWith(r d.Role) d.Actor {
-	return d.Actor{Kind: d.ActorToken, Role: r, Grants: []d.Grant{{Role: r, Actions: r.Actions(), Scope: d.ScopeAll}}}
+	return d.Actor{Kind: d.ActorToken, Role: r, RoleGrants: []d.RoleGrant{{Role: r, Actions: r.Actions(), Scope: d.ScopeAll}}}
 }
 
 func TestActorCan(t *testing.T) {
@@ -97,7 +97,7 @@ func TestActorCan(t *testing.T) {
 		{"agent without role", d.Actor{Kind: d.ActorAgent, ID: "mch_abcdefgh"}, d.ActPoliciesRead, false},
 		{"anonymous", d.Actor{Kind: d.ActorAnon}, d.ActMachinesRead, false},
 		{"unknown role", tokenWith("root"), d.ActPoliciesRead, false},
-		{"scoped grant does not cover everything", d.Actor{Kind: d.ActorToken, Grants: []d.Grant{{Actions: d.RoleAdmin.Actions(), Scope: "selector:env=dev"}}}, d.ActPoliciesRead, false},
+		{"scoped grant does not cover everything", d.Actor{Kind: d.ActorToken, RoleGrants: []d.RoleGrant{{Actions: d.RoleAdmin.Actions(), Scope: "selector:env=dev"}}}, d.ActPoliciesRead, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,3 +103,17 @@ func (c *Client) AuditHead(ctx context.Context) (*d.AuditHead, error) {
 	err := c.Do(ctx, "GET", "/api/v1/audit/head", nil, nil, &out)
 	return &out, err
 }
+
+// Events lists audit events after an ID.
+func (c *Client) Events(ctx context.Context, after d.EventID, limit int) ([]d.Event, error) {
+	q := url.Values{}
+	q.Set("after", strconv.FormatInt(int64(after), 10))
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Events []d.Event `json:"events"`
+	}
+	err := c.Do(ctx, "GET", "/api/v1/events", q, nil, &out)
+	return out.Events, err
+}

@@ -3,6 +3,12 @@
 // field, so callers handle them exactly as in-process code would; a response
 // without an error body gets the Kind of its status (drawbridge.KindOfStatus,
 // the same table the server answers from).
+//
+// Methods are filed by resource, with the same file names as on the server
+// (internal/web and internal/control): requests.go, approvals.go,
+// extensions.go, machines.go, policies.go, tokens.go, jointokens.go,
+// bindings.go, audit.go, webhooks.go, agents.go, usage.go, sessions.go and
+// authz.go (Whoami).
 package client
 
 import (

@@ -59,11 +59,7 @@ that touched it. --user matches the actor's subject (token:tok_…) or name.`,
 	fl.StringVar(&q.Since, "since", "", "only events at or after: RFC 3339 time or a duration before now (24h)")
 	fl.StringVar(&q.Until, "until", "", "only events before: RFC 3339 time or a duration before now")
 	fl.IntVar(&q.Limit, "limit", 0, "at most this many events (default all)")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		q.Request = d.RequestID(request)
 		format := cf.output
 		if format == "json" || format == "table" {
@@ -86,7 +82,7 @@ that touched it. --user matches the actor's subject (token:tok_…) or name.`,
 			return fmt.Errorf("export cut short: %w", err)
 		}
 		return nil
-	}
+	})
 	cmd.AddCommand(newAuditVerifyCmd(e), newAuditHeadCmd(e))
 	return cmd
 }
@@ -333,11 +329,7 @@ to that event was not rewritten. With --cacert the signature is checked here.`,
 		Args: cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		h, err := c.AuditHead(cmd.Context())
 		if err != nil {
 			return err
@@ -359,6 +351,6 @@ to that event was not rewritten. With --cacert the signature is checked here.`,
 		escapeStrings(h)
 		fmt.Fprintf(e.stdout, "event      %d\nhash       %s\ntime       %s\nsignature  %s\nca pin     %s\n", h.ID, h.Hash, ts8601(h.Time), sig, orDash(h.CAPin))
 		return nil
-	}
+	})
 	return cmd
 }

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	d "github.com/drawbridge/drawbridge"
+
 	"github.com/spf13/cobra"
 
 	"github.com/drawbridge/drawbridge/client"
@@ -112,11 +114,7 @@ func printOutcome(e *env, cf *clientFlags, v any, text string) error {
 // listRunE is the RunE of a command that fetches a list and prints it as
 // JSON (-o json) or as a table: header, then one tab-separated row per item.
 func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context.Context) ([]T, error), header string, row func(T) string) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	return clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		items, err := fetch(c, cmd.Context())
 		if err != nil {
 			return err
@@ -131,5 +129,37 @@ func listRunE[T any](e *env, cf *clientFlags, fetch func(*client.Client, context
 			fmt.Fprintln(tw, row(it))
 		}
 		return tw.Flush()
+	})
+}
+
+// requestVerb is the RunE of a command that acts on one request (its only
+// argument) and prints the request as it is afterwards.
+func requestVerb(e *env, cf *clientFlags, act func(context.Context, *client.Client, d.RequestID) (*d.Request, error)) func(*cobra.Command, []string) error {
+	return clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
+		r, err := act(cmd.Context(), c, d.RequestID(args[0]))
+		if err != nil {
+			return err
+		}
+		if cf.json() {
+			return printJSON(e.stdout, r)
+		}
+		printRequest(e, r)
+		if r.ExtendBy > 0 {
+			fmt.Fprintf(e.stdout, "an extension by %s waits for approval\n", r.ExtendBy)
+		}
+		return nil
+	})
+}
+
+// clientRunE is the RunE of a client command: it makes the client from the
+// command's flags (cf) and runs fn with it. Every verb that talks to the
+// server starts here.
+func clientRunE(cf *clientFlags, fn func(cmd *cobra.Command, args []string, c *client.Client) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		return fn(cmd, args, c)
 	}
 }

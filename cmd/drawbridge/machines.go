@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/client"
 )
 
 func newMachinesCmd(e *env) *cobra.Command {
@@ -21,11 +22,7 @@ func newMachinesCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		ms, err := c.Machines(cmd.Context())
 		if err != nil {
 			return err
@@ -53,7 +50,7 @@ func newMachinesCmd(e *env) *cobra.Command {
 		}
 		printMachineWarnings(e.stdout, ms)
 		return nil
-	}
+	})
 	cmd.AddCommand(newMachineDeleteCmd(e))
 	return cmd
 }
@@ -72,16 +69,12 @@ server, exits with an error that says so.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.MachineDelete(cmd.Context(), args[0]); err != nil {
 			return err
 		}
 		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted machine "+args[0])
-	}
+	})
 	return cmd
 }
 

@@ -1,5 +1,11 @@
 // Command drawbridge is Drawbridge's one binary: the server, the agent, and
 // the client commands people use. Run `drawbridge --help` for the list.
+//
+// Each top-level verb has its own file named after it: `drawbridge extend`
+// is in extend.go, `drawbridge join-token` in join_token.go, `drawbridge
+// server` in server.go (and server_*.go). root.go builds the command tree;
+// clientconf.go holds the client flags and clientRunE, which every verb that
+// talks to the server uses; format.go holds the shared output helpers.
 package main
 
 import (

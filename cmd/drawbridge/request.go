@@ -42,11 +42,7 @@ unapproved, is not approved in time, fails or is not confirmed in time.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would open, for how long, and whether approval is needed; change nothing")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 30*time.Second, "with --wait, how long to wait for the agents to confirm (at most 60s)")
 	cmd.Flags().DurationVar(&approvalTimeout, "approval-timeout", 15*time.Minute, "with --wait, how long to wait for approval when the policy needs one")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if len(ports) == 0 {
 			return fmt.Errorf("give at least one --port, e.g. --port 22")
 		}
@@ -93,7 +89,7 @@ unapproved, is not approved in time, fails or is not confirmed in time.`,
 			printRequest(e, r)
 		}
 		return werr
-	}
+	})
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -26,11 +25,7 @@ func newRequestsCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVar(&f.Open, "open", false, "only requests that are still open (pending, applying, active)")
 	cmd.Flags().StringVar(&f.Machine, "machine", "", "only requests for this machine")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "at most this many (up to 1000)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if len(args) == 1 {
 			r, err := c.Request(cmd.Context(), d.RequestID(args[0]), 0)
 			if err != nil {
@@ -58,24 +53,6 @@ func newRequestsCmd(e *env) *cobra.Command {
 			}
 		}
 		return tw.Flush()
-	}
-	return cmd
-}
-
-func newRevokeCmd(e *env) *cobra.Command {
-	var in d.RevokeInput
-	cmd := &cobra.Command{
-		Use:   "revoke REQUEST_ID",
-		Short: "End a request's access now (--terminate also cuts established connections)",
-		Example: `  drawbridge revoke req_… --reason "done"
-  drawbridge revoke req_… --terminate`,
-		Args: cobra.ExactArgs(1),
-	}
-	cf := addClientFlags(cmd)
-	cmd.Flags().BoolVar(&in.Terminate, "terminate", false, "also cut established connections (conntrack)")
-	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
-	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
-		return c.Revoke(ctx, id, in)
 	})
 	return cmd
 }

@@ -156,16 +156,3 @@ func flagsFromEnv(cmd *cobra.Command, getenv func(string) string) error {
 	})
 	return err
 }
-
-func newVersionCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version",
-		Example: `  drawbridge version`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(e.stdout, "drawbridge", version)
-			return nil
-		},
-	}
-}

@@ -108,16 +108,12 @@ func newWebhookDeleteCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1),
 		Example: `  drawbridge webhook delete whk_0123456789abcdef`}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.WebhookDelete(cmd.Context(), d.WebhookID(args[0])); err != nil {
 			return err
 		}
 		return printOutcome(e, cf, map[string]string{"deleted": args[0]}, "deleted "+args[0])
-	}
+	})
 	return cmd
 }
 
@@ -131,11 +127,7 @@ func newWebhookTestCmd(e *env) *cobra.Command {
 	}
 	cf := addClientFlags(cmd)
 	cmd.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the first attempt (0: queue it and return)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		v, err := c.WebhookTest(cmd.Context(), d.WebhookID(args[0]))
 		if err != nil {
 			return err
@@ -158,7 +150,7 @@ func newWebhookTestCmd(e *env) *cobra.Command {
 			return fmt.Errorf("%s failed: %s (retrying; see \"drawbridge webhook deliveries --webhook %s\")", v.ID, v.LastError, args[0])
 		}
 		return nil
-	}
+	})
 	return cmd
 }
 
@@ -241,11 +233,7 @@ func newWebhookRetryCmd(e *env) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 	}
 	cf := addClientFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		v, err := c.DeliveryRetry(cmd.Context(), d.DeliveryID(args[0]))
 		if err != nil {
 			return err
@@ -255,7 +243,7 @@ func newWebhookRetryCmd(e *env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "%s queued again\n", v.ID)
 		return nil
-	}
+	})
 	return cmd
 }
 

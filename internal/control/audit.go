@@ -20,6 +20,32 @@ type HeadSigner interface {
 	SignDigest(digest []byte) ([]byte, error)
 }
 
+// EventFilter selects audit events. Zero fields select everything. It has
+// the fields of store.EventFilter, which it converts to.
+type EventFilter struct {
+	AfterID   d.EventID   // events with a greater ID: a cursor
+	Since     time.Time   // events at or after Since
+	Until     time.Time   // events before Until
+	Action    string      // events with this action (see the drawbridge.Ev* constants)
+	Target    string      // events on this target
+	Actor     string      // events by this subject
+	User      string      // events by this subject ("token:tok_…") or actor name
+	RequestID d.RequestID // events about this request
+	// Machine selects events about a machine: on it (target), by its agent,
+	// or about a request with a target on it (matched by machine ID, or by
+	// MachineName for machines since deleted).
+	Machine     d.MachineID
+	MachineName string
+	Limit       int // EventsPage: at most this many; 0 means DefaultLimit, more than MaxLimit means MaxLimit. EventsEach: 0 means all
+}
+
+// AuditCheck is an exported head to check the chain against: the event ID
+// must still have this hash (hex).
+type AuditCheck struct {
+	ID   d.EventID
+	Hash string
+}
+
 // AuditFilter resolves f's machine reference (a name or ID; a name that no
 // longer exists still matches the history of the machine that had it).
 func (s *Service) auditFilter(tx *store.Tx, machine string, f *store.EventFilter) error {
@@ -42,10 +68,11 @@ func (s *Service) auditFilter(tx *store.Tx, machine string, f *store.EventFilter
 
 // EventsPage returns up to f.Limit events f selects (machine: a name or ID,
 // see auditFilter), oldest first. Needs audit/read.
-func (s *Service) EventsPage(ctx context.Context, a d.Actor, machine string, f store.EventFilter) ([]d.Event, error) {
+func (s *Service) EventsPage(ctx context.Context, a d.Actor, machine string, ef EventFilter) ([]d.Event, error) {
 	if err := s.require(a, d.ActAuditRead); err != nil {
 		return nil, err
 	}
+	f := store.EventFilter(ef)
 	var es []d.Event
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		if err := s.auditFilter(tx, machine, &f); err != nil {
@@ -62,10 +89,11 @@ func (s *Service) EventsPage(ctx context.Context, a d.Actor, machine string, f s
 // database returns them, all from one consistent snapshot: an export of any
 // size runs in constant memory. f.Limit 0 means all. fn's error stops the
 // walk and is returned. Needs audit/read.
-func (s *Service) EventsEach(ctx context.Context, a d.Actor, machine string, f store.EventFilter, fn func(*d.Event) error) error {
+func (s *Service) EventsEach(ctx context.Context, a d.Actor, machine string, ef EventFilter, fn func(*d.Event) error) error {
 	if err := s.require(a, d.ActAuditRead); err != nil {
 		return err
 	}
+	f := store.EventFilter(ef)
 	return s.db.Read(ctx, func(tx *store.Tx) error {
 		if err := s.auditFilter(tx, machine, &f); err != nil {
 			return err
@@ -77,14 +105,14 @@ func (s *Service) EventsEach(ctx context.Context, a d.Actor, machine string, f s
 // AuditVerify walks the whole chain and reports the first altered, deleted
 // or reordered event; check, if not nil, is an exported head the chain must
 // still contain. Needs audit/read.
-func (s *Service) AuditVerify(ctx context.Context, a d.Actor, check *store.AuditCheck) (d.AuditReport, error) {
+func (s *Service) AuditVerify(ctx context.Context, a d.Actor, check *AuditCheck) (d.AuditReport, error) {
 	if err := s.require(a, d.ActAuditRead); err != nil {
 		return d.AuditReport{}, err
 	}
 	var r d.AuditReport
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		var err error
-		r, err = tx.VerifyChain(check)
+		r, err = tx.VerifyChain((*store.AuditCheck)(check))
 		return err
 	})
 	return r, err
@@ -257,4 +285,18 @@ func machinesAccess(tx *store.Tx, now time.Time) (map[d.MachineID]store.MachineA
 
 func withAccess(v *d.MachineView, a store.MachineAccess) {
 	v.ApprovedLast7d, v.LastAccess, v.LastUser = a.Approved7d, a.LastAccess, a.LastUser
+}
+
+// Events lists audit events after an ID, oldest first. Needs audit/read.
+func (s *Service) Events(ctx context.Context, a d.Actor, f EventFilter) ([]d.Event, error) {
+	if err := s.require(a, d.ActAuditRead); err != nil {
+		return nil, err
+	}
+	var es []d.Event
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		es, err = tx.Events(store.EventFilter(f))
+		return err
+	})
+	return es, err
 }

@@ -6,4 +6,16 @@
 //
 // Errors are *drawbridge.Error with a Kind (Invalid, Forbidden, NotFound,
 // Conflict, Unavailable) or wrapped internal errors.
+//
+// Files are named by resource, with the same names as in web, client and
+// the store: requests.go (create with its plan, dry run, list, revoke,
+// done), approvals.go (approve, deny, the approvals queue), extensions.go,
+// expiry.go (the sweeps that expire grants and pending requests),
+// machines.go (list, labels, delete), policies.go (machine and selector
+// policies), tokens.go (API tokens, authentication), jointokens.go,
+// bindings.go (role bindings and custom roles), audit.go (events,
+// verification, retention), refusals.go (audited refusals), webhooks.go,
+// agents.go (enroll, desired state, ack), usage.go, sessions.go (OIDC
+// sessions) and authz.go (the authorization helpers). service.go and hub.go
+// are the plumbing: the Service, its audit helper and the wake-up hub.
 package control

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"maps"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -84,20 +85,6 @@ func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, 
 		ClockWarning: m.Inventory.Clock.SkewWarning(s.cfg.ClockSkewWarn)}, nil
 }
 
-// Events lists audit events after an ID, oldest first. Needs audit/read.
-func (s *Service) Events(ctx context.Context, a d.Actor, f store.EventFilter) ([]d.Event, error) {
-	if err := s.require(a, d.ActAuditRead); err != nil {
-		return nil, err
-	}
-	var es []d.Event
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		es, err = tx.Events(f)
-		return err
-	})
-	return es, err
-}
-
 // ActiveGrants counts grants applying or active at now, for metrics.
 func (s *Service) ActiveGrants(ctx context.Context) (int, error) {
 	n := 0
@@ -107,4 +94,101 @@ func (s *Service) ActiveGrants(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// MachineLabel edits a machine's labels. Needs admin (labels decide which
+// scopes and selector policies cover a machine). The machine's desired
+// state is recomputed, since its effective policy may change.
+func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.LabelsInput) (*d.Machine, error) {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return nil, err
+	}
+	var out *d.Machine
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		labels := maps.Clone(m.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for _, k := range in.Remove {
+			delete(labels, k)
+		}
+		maps.Copy(labels, in.Set)
+		if err := d.ValidateLabels(labels); err != nil {
+			return err
+		}
+		old := m.Labels
+		m.Labels = labels
+		if err := tx.MachineUpdate(m); err != nil {
+			return err
+		}
+		version, err := tx.MachineBumpVersion(m.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		p, err := effectivePolicy(tx, m)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			p = &d.Policy{MachineID: m.ID}
+		}
+		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
+			return err
+		}
+		out = m
+		return s.audit(tx, now, a, d.EvMachineRelabelled, string(m.ID), "", "", map[string]any{"machine": m.Name, "from": old, "to": labels})
+	})
+	if err == nil {
+		s.hub.Publish(machineTopic(string(out.ID)))
+	}
+	return out, err
+}
+
+// MachineDelete removes a machine: its open grants are revoked (reason
+// "machine deleted"), its policy goes, and its agent certificate stops
+// working at once (agents are authenticated against the machine table).
+// Its requests stay for the record. Needs admin.
+//
+// The agent can no longer fetch its state, so the revocations do not reach
+// its kernel: its grants still close at their end times there, and its
+// protected ports stay closed. Run `drawbridge agent --cleanup` on a host
+// that is being retired.
+func (s *Service) MachineDelete(ctx context.Context, a d.Actor, ref string) error {
+	if err := s.require(a, d.ActAdmin); err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		m, err := machineRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+		if err != nil {
+			return err
+		}
+		reqs := map[d.RequestID]bool{}
+		for i := range ts {
+			if ts[i].Revoke("machine deleted", false) {
+				if err := tx.TargetUpdate(&ts[i]); err != nil {
+					return err
+				}
+				reqs[ts[i].RequestID] = true
+			}
+		}
+		for id := range reqs {
+			if err := refreshRequestStatus(tx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.MachineDelete(m.ID); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvMachineDeleted, string(m.ID), "", "", map[string]any{"machine": m.Name, "revoked_targets": len(ts)})
+	})
 }

@@ -3,24 +3,13 @@ package control
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
 )
-
-// canSee reports whether a may read request r: its own, or requests/read
-// on a machine it touches.
-func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {
-	if r.Requester == a.Subject() || a.Can(d.ActRequestsRead) {
-		return true, nil
-	}
-	if !a.AllowedSomewhere(d.ActRequestsRead) {
-		return false, nil
-	}
-	return onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsRead, m) }, false)
-}
 
 // changeRequest runs change on request id in one transaction and, after
 // commit, wakes the agents of the machines whose state it changed (the
@@ -51,15 +40,6 @@ func (s *Service) changeRequest(ctx context.Context, id d.RequestID, revocation 
 	}
 	s.hub.Publish(append(topics, requestTopic(string(id)))...)
 	return out, nil
-}
-
-// visible returns NotFound unless a may see r (no existence oracle).
-func visible(tx *store.Tx, a d.Actor, r *d.Request) error {
-	ok, err := canSee(tx, a, r)
-	if err == nil && !ok {
-		err = &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("request %s not found", r.ID)}
-	}
-	return err
 }
 
 // bumper bumps each machine's state version once per transaction, so all
@@ -158,28 +138,6 @@ func redact(tx *store.Tx, a d.Actor, r *d.Request) error {
 	}
 	r.Redact(func(id d.MachineID) bool { return ok[id] })
 	return nil
-}
-
-// machinesWhere returns the IDs of the machines on which a may act, or nil
-// when a may act everywhere (no restriction to push into a query).
-func machinesWhere(tx *store.Tx, a d.Actor, act d.Action) ([]d.MachineID, error) {
-	if a.Can(act) {
-		return nil, nil
-	}
-	ids := []d.MachineID{}
-	if !a.AllowedSomewhere(act) {
-		return ids, nil
-	}
-	ms, err := tx.Machines()
-	if err != nil {
-		return nil, err
-	}
-	for i := range ms {
-		if a.Allowed(act, &ms[i]) {
-			ids = append(ids, ms[i].ID)
-		}
-	}
-	return ids, nil
 }
 
 // expireView shows targets past their end as expired even before the
@@ -478,98 +436,290 @@ func (s *Service) checkOnline(ctx context.Context, ids []string) error {
 	})
 }
 
-// Expire records expiry of every grant whose end time has passed. The
-// kernel has already closed them; this keeps the record true even when the
-// agent is away. It returns how many targets it expired.
-func (s *Service) Expire(ctx context.Context) (int, error) {
-	return s.sweep(ctx, func(tx *store.Tx, now time.Time, out *swept) error {
-		ts, err := tx.TargetsDue(now)
+// requestMachines loads the machines of r's targets that still exist, and
+// reports whether any was deleted since.
+func requestMachines(tx *store.Tx, r *d.Request) (ms []*d.Machine, deleted bool, err error) {
+	seen := map[d.MachineID]bool{}
+	for _, t := range r.Targets {
+		if seen[t.MachineID] {
+			continue
+		}
+		seen[t.MachineID] = true
+		m, err := tx.Machine(t.MachineID)
+		if d.ErrorKind(err) == d.NotFound {
+			deleted = true
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, deleted, nil
+}
+
+// plannedMachine is one machine of a checked request.
+type plannedMachine struct {
+	m      *d.Machine
+	policy *d.Policy
+	specs  []d.TargetSpec
+	protos []d.Protocol
+}
+
+// plan is a request checked against every policy it touches.
+type plan struct {
+	machines []plannedMachine
+	duration d.Duration
+	approval d.ApprovalRule
+}
+
+// planRequest checks a request as a whole: the caller may initiate on every
+// machine, each machine's effective policy is enabled and covers every port
+// and source, the duration fits every rule, the justification and limits of
+// every policy hold. Errors name the field; nothing is written.
+func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now time.Time) (*plan, error) {
+	if len(in.Targets) == 0 {
+		return nil, d.FieldErrorf("targets", "at least one machine is required")
+	}
+	if err := d.CheckJustification(in.Justification); err != nil {
+		return nil, err
+	}
+	var defaultSource netip.Prefix
+	if in.Source != "" {
+		p, err := d.ParseSource(in.Source)
+		if err != nil {
+			return nil, d.FieldErrorf("source", "%v", err)
+		}
+		defaultSource = p
+	} else if a.Source.IsValid() {
+		defaultSource = netip.PrefixFrom(a.Source.Unmap(), a.Source.Unmap().BitLen())
+	}
+	pl := &plan{}
+	maxAllowed := d.Duration(s.cfg.ServerCap)
+	seen := map[d.MachineID]bool{}
+	count := 0
+	var rules []d.ApprovalRule
+	for i, mt := range in.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		m, err := machineRef(tx, mt.Machine)
+		if err != nil {
+			if e := d.AsError(err); e != nil && e.Field != "" {
+				return nil, d.WithField(err, field) // machineRef names its field "machine" already
+			}
+			return nil, d.WithField(err, field+".machine")
+		}
+		if err := s.authorize(a, d.ActRequestsInitiate, m, mt.Machine); err != nil {
+			// authorize names its NotFound "machine" already: replace, not prefix.
+			e := *d.AsError(err)
+			e.Field = field + ".machine"
+			return nil, &e
+		}
+		if seen[m.ID] {
+			return nil, d.FieldErrorf(field+".machine", "machine %s is listed twice", m.Name)
+		}
+		seen[m.ID] = true
+		p, err := effectivePolicy(tx, m)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil || !p.Enabled {
+			// Checked here, not only in CheckTarget, so the field is the
+			// machine's ("targets[0].machine"), not a port's.
+			return nil, &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
+		}
+		if err := m.CheckSupported("request access"); err != nil {
+			return nil, d.WithField(err, field+".machine") // an offline machine is fine: it applies on return
+		}
+		if err := p.Justification.Check(in.Justification); err != nil {
+			return nil, err
+		}
+		if len(mt.Ports) == 0 {
+			return nil, d.FieldErrorf(field+".ports", "at least one port is required")
+		}
+		pm := plannedMachine{m: m, policy: p}
+		var srcs []netip.Prefix
+		for j, pt := range mt.Ports {
+			pfield := fmt.Sprintf("%s.ports[%d]", field, j)
+			if count++; count > d.MaxTargets {
+				return nil, d.FieldErrorf("targets", "at most %d ports per request", d.MaxTargets)
+			}
+			src := defaultSource
+			if pt.Source != "" {
+				if src, err = d.ParseSource(pt.Source); err != nil {
+					return nil, d.FieldErrorf(pfield+".source", "%v", err)
+				}
+			}
+			if !src.IsValid() {
+				return nil, d.FieldErrorf(pfield+".source", "source is required (the server could not tell the caller's address)")
+			}
+			if pt.Port == 0 {
+				return nil, d.FieldErrorf(pfield+".port", "port must be from 1 to 65535")
+			}
+			spec := d.TargetSpec{Machine: m, Port: pt.Port, Protocol: pt.Protocol, Source: src}
+			proto, err := d.CheckTarget(p, spec, 0, pfield)
+			if err != nil {
+				return nil, err
+			}
+			if p.Limits.DenyAnySource {
+				// Counted over every source asked for on this machine, so
+				// that two halves cannot add up to the whole.
+				srcs = append(srcs, src)
+				if wide, why := d.WideSources(srcs); wide {
+					return nil, d.FieldErrorf(pfield+".source", "the policy of %s refuses wide sources: %s; ask for your own address or a narrow range", m.Name, why)
+				}
+			}
+			rule, _ := p.Rule(pt.Port, proto)
+			maxAllowed = min(maxAllowed, rule.MaxDuration)
+			for k, prev := range pm.specs {
+				if prev.Port == spec.Port && prev.Source == spec.Source && (pm.protos[k].Covers(proto) || proto.Covers(pm.protos[k])) {
+					return nil, d.FieldErrorf(pfield+".port", "port %d is listed twice for %s", pt.Port, m.Name)
+				}
+			}
+			pm.specs = append(pm.specs, spec)
+			pm.protos = append(pm.protos, proto)
+		}
+		if lim := p.Limits.MaxActivePerUser; lim > 0 {
+			n, err := tx.CountOpenTargets(m.ID, a.Person(), now)
+			if err != nil {
+				return nil, err
+			}
+			if n+len(pm.specs) > lim {
+				return nil, &d.Error{Kind: d.Conflict, Field: field + ".machine", Message: fmt.Sprintf("the policy of %s allows %d open grant(s) per person; you hold %d", m.Name, lim, n)}
+			}
+		}
+		rules = append(rules, p.Approval)
+		pl.machines = append(pl.machines, pm)
+	}
+	pl.duration = d.Duration(min(s.cfg.DefaultDuration, maxAllowed.Std()))
+	if in.Duration != "" {
+		dur, err := d.ParseDuration(in.Duration)
+		if err != nil {
+			return nil, d.FieldErrorf("duration", "%v", err)
+		}
+		if err := d.CheckDuration(dur, s.cfg.ServerCap); err != nil {
+			return nil, err
+		}
+		if dur > maxAllowed {
+			return nil, d.FieldErrorf("duration", "duration %s exceeds the policy's maximum of %s for the ports asked for", dur, maxAllowed)
+		}
+		pl.duration = dur
+	}
+	pl.approval = d.CombineApproval(rules)
+	return pl, nil
+}
+
+// checkSupported refuses (Conflict, see Machine.CheckSupported) when a
+// machine of r cannot enforce JIT any more, so r is not granted where it
+// would sit applying forever.
+func checkSupported(tx *store.Tx, r *d.Request, doing string) error {
+	ms, _, err := requestMachines(tx, r)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := m.CheckSupported(doing); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RequestCreate checks a request against each machine's policy and, if every
+// target passes, records it. With automatic approval the access window
+// starts now and the grants go to the agents at once; with manual approval
+// the request waits (pending) and the window starts at the final approval.
+// Nothing is recorded when any target fails (the error names the field).
+// Needs requests/initiate on every machine.
+func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInput) (*d.Request, error) {
+	if !a.AllowedSomewhere(d.ActRequestsInitiate) {
+		return nil, forbidden(a, d.ActRequestsInitiate)
+	}
+	var out *d.Request
+	var topics []string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		topics = nil
+		now := s.now()
+		pl, err := s.planRequest(tx, a, in, now)
 		if err != nil {
 			return err
 		}
-		if err := tx.AttachUsage(ts); err != nil {
+		r := &d.Request{
+			ID: d.NewRequestID(), Requester: a.Subject(), RequesterName: a.Name, RequesterPerson: personOf(a),
+			Justification: in.Justification, CreatedAt: now, Duration: pl.duration, Approval: pl.approval,
+		}
+		status := d.StatusApplying
+		if pl.approval.Manual() {
+			status = d.StatusPending
+			r.PendingUntil = now.Add(pl.approval.PendingTTL.Std())
+		} else {
+			r.Start, r.End = now, now.Add(pl.duration.Std())
+		}
+		r.Status = status
+		for _, pm := range pl.machines {
+			var version int64
+			if status == d.StatusApplying {
+				if version, err = tx.MachineBumpVersion(pm.m.ID); err != nil {
+					return err
+				}
+				topics = append(topics, machineTopic(string(pm.m.ID)))
+			}
+			for k, spec := range pm.specs {
+				t := d.Target{
+					ID: d.NewTargetID(), RequestID: r.ID, MachineID: pm.m.ID, MachineName: pm.m.Name,
+					Port: spec.Port, Protocol: pm.protos[k], Source: spec.Source, End: r.End,
+					Status: status, Version: version,
+				}
+				if status == d.StatusPending {
+					t.Reason = "waiting for approval"
+				}
+				r.Targets = append(r.Targets, t)
+			}
+		}
+		if err := tx.RequestCreate(r); err != nil {
 			return err
 		}
-		reqs := map[d.RequestID]bool{}
-		for i := range ts {
-			t := &ts[i]
-			if !t.Expire(now) {
-				continue
-			}
-			if err := tx.TargetUpdate(t); err != nil {
-				return err
-			}
-			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(t.ID), "end time reached; "+t.Usage.Summary(), t.RequestID, usageDetails(t)); err != nil {
-				return err
-			}
-			reqs[t.RequestID] = true
-			out.n++
+		details := []map[string]any{}
+		for _, t := range r.Targets {
+			details = append(details, map[string]any{"machine": t.MachineName, "port": t.Port, "protocol": t.Protocol, "source": t.Source})
 		}
-		more, err := refreshRequests(tx, reqs)
-		out.topics = append(out.topics, more...)
-		return err
-	})
-}
-
-// swept is what one sweep changed: how many things, and the topics to wake.
-type swept struct {
-	n      int
-	topics []string
-}
-
-// sweep runs fn in one transaction (afresh on a retry) and, after commit,
-// wakes the topics it collected. It returns how many things fn changed.
-func (s *Service) sweep(ctx context.Context, fn func(tx *store.Tx, now time.Time, out *swept) error) (int, error) {
-	var out swept
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		out = swept{}
-		return fn(tx, s.now(), &out)
+		if err := s.audit(tx, now, a, d.EvRequestCreated, string(r.ID), r.Justification, r.ID, map[string]any{
+			"targets": details, "duration": r.Duration, "end": r.End, "needs_approval": pl.approval.Manual(), "pending_until": r.PendingUntil}); err != nil {
+			return err
+		}
+		out = r
+		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	s.hub.Publish(out.topics...)
-	return out.n, nil
+	s.hub.Publish(topics...)
+	return out, nil
 }
 
-// RunExpiry records expired grants and expired pending requests, and the
-// summaries of floods of refused attempts that are over, every
-// interval until ctx ends.
-func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
-	s.every(ctx, interval, map[string]func(context.Context) (int, error){
-		"expire grants":             s.Expire,
-		"expire pending requests":   s.ExpirePending,
-		"audit suppressed refusals": s.FlushRefusals,
-	})
-}
-
-// every runs each sweep every interval until ctx ends, logging failures.
-func (s *Service) every(ctx context.Context, interval time.Duration, sweeps map[string]func(context.Context) (int, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for what, sweep := range sweeps {
-				if _, err := sweep(ctx); err != nil && ctx.Err() == nil {
-					s.log.Error(what, "err", err)
-				}
+// DryRun answers "what would this request open?" without changing anything:
+// the targets with their sources, the duration, and whether approval is
+// needed. It returns the same errors RequestCreate would.
+func (s *Service) DryRun(ctx context.Context, a d.Actor, in d.RequestInput) (*d.DryRunResult, error) {
+	if !a.AllowedSomewhere(d.ActRequestsInitiate) {
+		return nil, forbidden(a, d.ActRequestsInitiate)
+	}
+	var out *d.DryRunResult
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		pl, err := s.planRequest(tx, a, in, now)
+		if err != nil {
+			return err
+		}
+		out = &d.DryRunResult{Duration: pl.duration, NeedsApproval: pl.approval.Manual(), Approval: pl.approval}
+		if !pl.approval.Manual() {
+			out.End = now.Add(pl.duration.Std())
+		}
+		for _, pm := range pl.machines {
+			for k, spec := range pm.specs {
+				out.Targets = append(out.Targets, d.Target{MachineID: pm.m.ID, MachineName: pm.m.Name, Port: spec.Port, Protocol: pm.protos[k], Source: spec.Source, End: out.End})
 			}
 		}
-	}
-}
-
-// refreshRequests recomputes the status of each request in ids and returns
-// the topics to wake.
-func refreshRequests(tx *store.Tx, ids map[d.RequestID]bool) ([]string, error) {
-	var topics []string
-	for id := range ids {
-		if err := refreshRequestStatus(tx, id); err != nil {
-			return nil, err
-		}
-		topics = append(topics, requestTopic(string(id)))
-	}
-	return topics, nil
+		return nil
+	})
+	return out, err
 }

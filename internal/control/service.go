@@ -46,6 +46,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Limits on the number of rows a listing returns (those of the store).
+const (
+	DefaultLimit = store.DefaultLimit
+	MaxLimit     = store.MaxLimit
+)
+
 // DefaultClockSkewWarn is the default Config.ClockSkewWarn.
 const DefaultClockSkewWarn = 2 * time.Second
 
@@ -140,15 +146,4 @@ func machineRef(tx *store.Tx, ref string) (*d.Machine, error) {
 		return nil, d.FieldErrorf("machine", "machine name too long")
 	}
 	return tx.MachineByName(ref)
-}
-
-func forbidden(a d.Actor, act d.Action) error {
-	return &d.Error{Kind: d.Forbidden, Message: fmt.Sprintf("%s (role %s) may not %s", a.Name, a.Role, act)}
-}
-
-func (s *Service) require(a d.Actor, act d.Action) error {
-	if !a.Can(act) {
-		return forbidden(a, act)
-	}
-	return nil
 }

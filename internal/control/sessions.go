@@ -10,19 +10,11 @@ import (
 	"github.com/drawbridge/drawbridge/internal/store"
 )
 
-// Identity is a person as the identity provider vouches for them, after
-// the ID token was verified.
-type Identity struct {
-	User   string   // from the configured user claim (e.g. email)
-	Groups []string // from the configured groups claim
-	Issuer string
-}
-
 // SessionCreate exchanges a verified identity for a short-lived session
 // token (the secret is returned once). The user must hold at least one role
 // binding, directly or through a group: an unknown user is Forbidden and the
 // refusal is audited. ttl bounds the session (1m–24h).
-func (s *Service) SessionCreate(ctx context.Context, ident Identity, source string, ttl time.Duration) (string, *d.Token, error) {
+func (s *Service) SessionCreate(ctx context.Context, ident d.Identity, source string, ttl time.Duration) (string, *d.Token, error) {
 	if ident.User == "" || d.CheckText("user", ident.User, 256) != nil {
 		return "", nil, &d.Error{Kind: d.Unauthenticated, Message: "the identity token names no usable user"}
 	}
@@ -42,7 +34,7 @@ func (s *Service) SessionCreate(ctx context.Context, ident Identity, source stri
 		Hash: hash, CreatedAt: now, CreatedBy: actor.Subject(), ExpiresAt: now.Add(ttl)}
 	var unknown bool
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		grants, err := grantsOf(tx, actor.Subjects())
+		grants, err := roleGrantsOf(tx, actor.Subjects())
 		if err != nil {
 			return err
 		}
@@ -63,4 +55,37 @@ func (s *Service) SessionCreate(ctx context.Context, ident Identity, source stri
 		return "", nil, err
 	}
 	return full, t, nil
+}
+
+// SessionEnd signs out: it revokes the session token whose full secret is
+// presented (the caller proved possession by presenting it). API tokens are
+// not ended this way (Invalid): an admin revokes them. An unknown, expired or
+// already revoked secret is Unauthenticated, as in Authenticate.
+func (s *Service) SessionEnd(ctx context.Context, secret string, a d.Actor) error {
+	unauth := &d.Error{Kind: d.Unauthenticated, Message: "invalid or expired token"}
+	id, sec, ok := d.SplitSecret(secret, d.TokenPrefix)
+	if !ok {
+		return unauth
+	}
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		t, err := tx.Token(d.TokenID(id))
+		if d.ErrorKind(err) == d.NotFound {
+			d.SecretMatches(sec, make([]byte, 32)) // same work as a hit
+			return unauth
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if !d.SecretMatches(sec, t.Hash) || !t.Usable(now) {
+			return unauth
+		}
+		if t.Kind != d.TokenSession {
+			return &d.Error{Kind: d.Invalid, Message: "this is an API token, not a sign-in session; an admin revokes it with `drawbridge token revoke`"}
+		}
+		if err := tx.TokenRevoke(t.ID, now); err != nil {
+			return err
+		}
+		return s.audit(tx, now, a, d.EvTokenRevoked, string(t.ID), "signed out", "", map[string]any{"kind": t.Kind})
+	})
 }

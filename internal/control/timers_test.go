@@ -29,7 +29,7 @@ func newService(t *testing.T) (*Service, *store.DB, d.Actor) {
 	t.Cleanup(func() { db.Close() })
 	svc := New(db, slog.New(slog.DiscardHandler), time.Now, NewHub(), fakeSigner{}, Observer{}, Config{})
 	admin := d.Actor{Kind: d.ActorToken, ID: "tok_admin0000", Name: "admin", Role: d.RoleAdmin,
-		Grants: []d.Grant{{Role: d.RoleAdmin, Actions: d.RoleAdmin.Actions(), Scope: d.ScopeAll}}}
+		RoleGrants: []d.RoleGrant{{Role: d.RoleAdmin, Actions: d.RoleAdmin.Actions(), Scope: d.ScopeAll}}}
 	return svc, db, admin
 }
 
@@ -96,9 +96,9 @@ func TestApprovalWindowStartsAtFinalApproval(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		requester := d.Actor{Kind: d.ActorToken, ID: "tok_alice0000", Name: "alice", Grants: []d.Grant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}}
+		requester := d.Actor{Kind: d.ActorToken, ID: "tok_alice0000", Name: "alice", RoleGrants: []d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}}
 		approver := func(id string) d.Actor {
-			return d.Actor{Kind: d.ActorToken, ID: id, Name: id, Grants: []d.Grant{{Role: d.RoleApprover, Actions: d.RoleApprover.Actions(), Scope: d.ScopeAll}}}
+			return d.Actor{Kind: d.ActorToken, ID: id, Name: id, RoleGrants: []d.RoleGrant{{Role: d.RoleApprover, Actions: d.RoleApprover.Actions(), Scope: d.ScopeAll}}}
 		}
 		r, err := svc.RequestCreate(t.Context(), requester, d.RequestInput{
 			Targets: []d.MachineTargets{{Machine: "web", Ports: []d.PortTarget{{Port: 22}}}}, Source: "198.51.100.7", Duration: "10m"})

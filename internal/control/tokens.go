@@ -65,11 +65,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string, source netip.
 	if t.Kind == d.TokenSession {
 		a = d.Actor{Kind: d.ActorUser, ID: t.User, Name: t.User, Groups: t.Groups, Source: source}
 	} else if t.Role != "" {
-		a.Grants = append(a.Grants, d.Grant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
+		a.RoleGrants = append(a.RoleGrants, d.RoleGrant{Role: t.Role, Actions: t.Role.Actions(), Scope: t.Scope})
 	}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		grants, err := grantsOf(tx, a.Subjects())
-		a.Grants = append(a.Grants, grants...)
+		grants, err := roleGrantsOf(tx, a.Subjects())
+		a.RoleGrants = append(a.RoleGrants, grants...)
 		return err
 	})
 	if err != nil {
@@ -228,81 +228,6 @@ func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *sto
 	return out, nil
 }
 
-// JoinTokens lists join tokens (never their secrets), newest first. Needs
-// machines/enroll.
-func (s *Service) JoinTokens(ctx context.Context, a d.Actor) ([]d.JoinToken, error) {
-	if err := s.require(a, d.ActMachinesEnroll); err != nil {
-		return nil, err
-	}
-	js := []d.JoinToken{}
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		all, err := tx.JoinTokens()
-		js = append(js, all...)
-		return err
-	})
-	return js, err
-}
-
-// JoinTokenRevoke ends a join token at once: no agent can enroll with it
-// any more (machines that enrolled with it stay). Needs machines/enroll.
-// NotFound for no such token, Conflict if it was expired or used up.
-func (s *Service) JoinTokenRevoke(ctx context.Context, a d.Actor, id d.JoinTokenID) error {
-	if err := s.require(a, d.ActMachinesEnroll); err != nil {
-		return err
-	}
-	if !d.ValidID(string(id), d.JoinTokenPrefix) {
-		return d.FieldErrorf("id", "malformed join token ID")
-	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
-		if err := tx.JoinTokenRevoke(id, now); err != nil {
-			return err
-		}
-		return s.audit(tx, now, a, d.EvJoinTokenRevoked, string(id), "", "", nil)
-	})
-}
-
-// JoinTokenCreate creates a join token for agents and returns its full
-// secret, shown once. Needs machines/enroll.
-func (s *Service) JoinTokenCreate(ctx context.Context, a d.Actor, in d.JoinTokenInput) (string, *d.JoinToken, error) {
-	if err := s.require(a, d.ActMachinesEnroll); err != nil {
-		return "", nil, err
-	}
-	ttl, err := optionalDuration(in.TTL, "ttl")
-	if err != nil {
-		return "", nil, err
-	}
-	if in.TTL == "" { // only an absent TTL means the default; an explicit 0s is refused below
-		ttl = d.Duration(time.Hour)
-	}
-	if ttl.Std() < time.Minute || ttl.Std() > 30*24*time.Hour {
-		return "", nil, d.FieldErrorf("ttl", "ttl must be from 1m to 30 days")
-	}
-	if in.Uses == 0 {
-		in.Uses = 1
-	}
-	if in.Uses < 1 || in.Uses > 100000 {
-		return "", nil, d.FieldErrorf("uses", "uses must be from 1 to 100000")
-	}
-	if err := d.ValidateLabels(in.Labels); err != nil {
-		return "", nil, err
-	}
-	now := s.now()
-	id := d.NewJoinTokenID()
-	full, hash := d.NewSecret(string(id))
-	j := &d.JoinToken{ID: id, Hash: hash, CreatedAt: now, CreatedBy: a.Subject(), ExpiresAt: now.Add(ttl.Std()), MaxUses: in.Uses, Labels: in.Labels}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.JoinTokenCreate(j); err != nil {
-			return err
-		}
-		return s.audit(tx, now, a, d.EvJoinTokenCreated, string(id), "", "", map[string]any{"expires_at": j.ExpiresAt, "max_uses": j.MaxUses})
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	return full, j, nil
-}
-
 // optionalDuration parses an optional duration field; "" is zero.
 func optionalDuration(s, field string) (d.Duration, error) {
 	if s == "" {
@@ -313,40 +238,4 @@ func optionalDuration(s, field string) (d.Duration, error) {
 		return 0, d.FieldErrorf(field, "%v", err)
 	}
 	return v, nil
-}
-
-// grantsOf resolves the role bindings of subjects into grants. Bindings to
-// a custom role that no longer exists grant nothing.
-func grantsOf(tx *store.Tx, subjects []string) ([]d.Grant, error) {
-	bs, err := tx.Bindings(subjects...)
-	if err != nil || len(bs) == 0 {
-		return nil, err
-	}
-	custom := map[d.Role][]d.Action{}
-	if rs, err := tx.Roles(); err != nil {
-		return nil, err
-	} else {
-		for _, r := range rs {
-			custom[r.Name] = r.Actions
-		}
-	}
-	var out []d.Grant
-	for _, b := range bs {
-		acts := b.Role.Actions()
-		if acts == nil {
-			acts = custom[b.Role]
-		}
-		if acts != nil {
-			out = append(out, d.Grant{Role: b.Role, Actions: acts, Scope: b.Scope})
-		}
-	}
-	return out, nil
-}
-
-func roleList() string {
-	var s []string
-	for _, r := range d.Roles() {
-		s = append(s, string(r))
-	}
-	return strings.Join(s, ", ")
 }

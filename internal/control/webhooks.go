@@ -123,9 +123,17 @@ func (s *Service) WebhookTest(ctx context.Context, a d.Actor, id d.WebhookID) (*
 	return v, nil
 }
 
+// DeliveryFilter selects webhook deliveries. It has the fields of
+// store.DeliveryFilter, which it converts to.
+type DeliveryFilter struct {
+	WebhookID d.WebhookID
+	Status    d.DeliveryStatus
+	Limit     int // 0 means DefaultLimit, more than MaxLimit means MaxLimit
+}
+
 // Deliveries lists deliveries, newest first: of one webhook, in one status
 // (dead: the dead-letter records), or all.
-func (s *Service) Deliveries(ctx context.Context, a d.Actor, f store.DeliveryFilter) ([]d.Delivery, error) {
+func (s *Service) Deliveries(ctx context.Context, a d.Actor, f DeliveryFilter) ([]d.Delivery, error) {
 	if err := s.require(a, d.ActAdmin); err != nil {
 		return nil, err
 	}
@@ -142,7 +150,7 @@ func (s *Service) Deliveries(ctx context.Context, a d.Actor, f store.DeliveryFil
 	var vs []d.Delivery
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		var err error
-		vs, err = tx.Deliveries(f)
+		vs, err = tx.Deliveries(store.DeliveryFilter(f))
 		return err
 	})
 	return vs, err

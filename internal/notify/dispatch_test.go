@@ -86,8 +86,8 @@ func (rc *receiver) count(k d.NotificationKind) int {
 
 var admin = d.Actor{
 	Kind: d.ActorToken, ID: "tok_admin0000", Name: "admin", Role: d.RoleAdmin,
-	Source: netip.MustParseAddr("203.0.113.7"),
-	Grants: []d.Grant{{Role: d.RoleAdmin, Actions: d.AllActions(), Scope: d.ScopeAll}},
+	Source:     netip.MustParseAddr("203.0.113.7"),
+	RoleGrants: []d.RoleGrant{{Role: d.RoleAdmin, Actions: d.AllActions(), Scope: d.ScopeAll}},
 }
 
 // fixture is a real SQLite database with a service, one machine "web-1"
@@ -139,7 +139,7 @@ func (f *fixture) request(t *testing.T, ctx context.Context, dur string) *d.Requ
 
 func (f *fixture) deliveries(t *testing.T, ctx context.Context) []d.Delivery {
 	t.Helper()
-	vs, err := f.svc.Deliveries(ctx, admin, store.DeliveryFilter{})
+	vs, err := f.svc.Deliveries(ctx, admin, control.DeliveryFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestDeadLetter(t *testing.T) {
 		time.Sleep(time.Minute) // three attempts: at 0, ≤10s, ≤20s later
 		synctest.Wait()
 
-		dead, err := f.svc.Deliveries(ctx, admin, store.DeliveryFilter{Status: d.DeliveryDead})
+		dead, err := f.svc.Deliveries(ctx, admin, control.DeliveryFilter{Status: d.DeliveryDead})
 		if err != nil {
 			t.Fatal(err)
 		}

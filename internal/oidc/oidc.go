@@ -1,6 +1,6 @@
 // Package oidc verifies OpenID Connect ID tokens from the one issuer the
 // server is configured to trust, and maps their claims to a
-// control.Identity (user and groups).
+// drawbridge.Identity (user and groups).
 //
 // Discovery is lazy: the issuer's discovery document is fetched on first
 // use and kept, so the server starts (and API tokens keep working) while the
@@ -28,7 +28,6 @@ import (
 	"golang.org/x/oauth2"
 
 	d "github.com/drawbridge/drawbridge"
-	"github.com/drawbridge/drawbridge/internal/control"
 )
 
 // Defaults for Config.
@@ -154,15 +153,15 @@ func (v *Verifier) Discover(ctx context.Context) (*gooidc.Provider, error) {
 // then issuer, audience, expiry and the user claim. It returns the identity
 // it vouches for. Failures are Unauthenticated with a message saying which
 // check failed; Unavailable when the issuer cannot be reached.
-func (v *Verifier) Verify(ctx context.Context, rawIDToken string) (control.Identity, error) {
+func (v *Verifier) Verify(ctx context.Context, rawIDToken string) (d.Identity, error) {
 	return v.verify(ctx, rawIDToken, "")
 }
 
 // VerifyNonce is Verify for a token from a sign-in this server started: the
 // token's nonce must equal nonce.
-func (v *Verifier) VerifyNonce(ctx context.Context, rawIDToken, nonce string) (control.Identity, error) {
+func (v *Verifier) VerifyNonce(ctx context.Context, rawIDToken, nonce string) (d.Identity, error) {
 	if nonce == "" {
-		return control.Identity{}, errors.New("oidc: VerifyNonce needs a nonce")
+		return d.Identity{}, errors.New("oidc: VerifyNonce needs a nonce")
 	}
 	return v.verify(ctx, rawIDToken, nonce)
 }
@@ -170,28 +169,28 @@ func (v *Verifier) VerifyNonce(ctx context.Context, rawIDToken, nonce string) (c
 // signingAlgs are the algorithms an ID token may be signed with.
 var signingAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA}
 
-func (v *Verifier) verify(ctx context.Context, raw, nonce string) (control.Identity, error) {
+func (v *Verifier) verify(ctx context.Context, raw, nonce string) (d.Identity, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Field: "id_token", Message: "no ID token given"}
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Field: "id_token", Message: "no ID token given"}
 	}
 	if len(raw) > maxTokenBytes {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Field: "id_token", Message: "the ID token is too large"}
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Field: "id_token", Message: "the ID token is too large"}
 	}
 	// Parse first, to tell a malformed token from one whose signature fails.
 	if _, err := jose.ParseSigned(raw, signingAlgs); err != nil {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token is not a well-formed signed JWT"}
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token is not a well-formed signed JWT"}
 	}
 	if _, err := v.Discover(ctx); err != nil {
-		return control.Identity{}, err
+		return d.Identity{}, err
 	}
 	tok, err := v.sig.Verify(gooidc.ClientContext(ctx, v.hc), raw)
 	if err != nil {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token's signature does not verify with any of the issuer's published keys", Err: err}
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token's signature does not verify with any of the issuer's published keys", Err: err}
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token's claims are not a JSON object"}
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: "the ID token's claims are not a JSON object"}
 	}
 	c := tokenClaims{Issuer: tok.Issuer, Audience: tok.Audience, Expiry: tok.Expiry, Nonce: tok.Nonce, Claims: claims}
 	if nbf, ok := claims["nbf"].(float64); ok {
@@ -218,9 +217,9 @@ const nbfLeeway = 5 * time.Minute
 // check applies the OIDC Core §3.1.3.7 claim checks and maps the claims to
 // an identity. It is pure: now is passed in. Messages name what failed and
 // what was expected, never the token's contents.
-func check(c tokenClaims, cfg Config, nonce string, now time.Time) (control.Identity, error) {
-	unauth := func(format string, args ...any) (control.Identity, error) {
-		return control.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: fmt.Sprintf(format, args...)}
+func check(c tokenClaims, cfg Config, nonce string, now time.Time) (d.Identity, error) {
+	unauth := func(format string, args ...any) (d.Identity, error) {
+		return d.Identity{}, &d.Error{Kind: d.Unauthenticated, Message: fmt.Sprintf(format, args...)}
 	}
 	switch {
 	case c.Issuer != cfg.Issuer:
@@ -251,7 +250,7 @@ func check(c tokenClaims, cfg Config, nonce string, now time.Time) (control.Iden
 	if cfg.UserClaim == "email" && !isTrue(c.Claims["email_verified"]) {
 		return unauth("the email address is not verified: the identity provider did not send email_verified true; configure --oidc-user-claim sub (or oid) for providers that do not send it")
 	}
-	return control.Identity{User: user, Groups: groups(lookup(c.Claims, cfg.GroupsClaim)), Issuer: c.Issuer}, nil
+	return d.Identity{User: user, Groups: groups(lookup(c.Claims, cfg.GroupsClaim)), Issuer: c.Issuer}, nil
 }
 
 // lookup returns claim name, or — when there is no such top-level claim and

@@ -7,7 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	d "github.com/drawbridge/drawbridge"
-	"github.com/drawbridge/drawbridge/internal/control"
 )
 
 func TestCheck(t *testing.T) {
@@ -25,11 +24,11 @@ func TestCheck(t *testing.T) {
 		name   string
 		change func(c *tokenClaims, cfg *Config)
 		nonce  string
-		want   control.Identity
+		want   d.Identity
 		fails  bool
 	}{
-		{name: "valid", want: control.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
-		{name: "nonce matches", nonce: "n1", want: control.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
+		{name: "valid", want: d.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
+		{name: "nonce matches", nonce: "n1", want: d.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
 		{name: "nonce differs", nonce: "n2", fails: true},
 		{name: "issuer", change: func(c *tokenClaims, _ *Config) { c.Issuer = "https://idp.example.com/" }, fails: true},
 		{name: "audience", change: func(c *tokenClaims, _ *Config) { c.Audience = []string{"other"} }, fails: true},
@@ -37,7 +36,7 @@ func TestCheck(t *testing.T) {
 		{name: "expires now", change: func(c *tokenClaims, _ *Config) { c.Expiry = now }, fails: true},
 		{name: "no expiry", change: func(c *tokenClaims, _ *Config) { c.Expiry = time.Time{} }, fails: true},
 		{name: "nbf within leeway", change: func(c *tokenClaims, _ *Config) { c.NotBefore = now.Add(time.Minute) },
-			want: control.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
+			want: d.Identity{User: "alice@example.com", Groups: []string{"ops", "dev"}, Issuer: cfg.Issuer}},
 		{name: "user with a space", change: func(c *tokenClaims, _ *Config) { c.Claims["email"] = "alice smith" }, fails: true},
 		{name: "email_verified missing", change: func(c *tokenClaims, _ *Config) { delete(c.Claims, "email_verified") }, fails: true},
 		{name: "email_verified false", change: func(c *tokenClaims, _ *Config) { c.Claims["email_verified"] = false }, fails: true},
@@ -46,13 +45,13 @@ func TestCheck(t *testing.T) {
 			cfg.UserClaim, cfg.GroupsClaim = "preferred_username", "roles"
 			c.Claims["preferred_username"] = "alice"
 			c.Claims["email_verified"] = false // only matters for the email claim
-		}, want: control.Identity{User: "alice", Issuer: cfg.Issuer}},
+		}, want: d.Identity{User: "alice", Issuer: cfg.Issuer}},
 		{name: "nested groups claim", change: func(c *tokenClaims, cfg *Config) {
 			cfg.GroupsClaim = "realm_access.roles"
 			c.Claims["realm_access"] = map[string]any{"roles": []any{"admins"}}
-		}, want: control.Identity{User: "alice@example.com", Groups: []string{"admins"}, Issuer: cfg.Issuer}},
+		}, want: d.Identity{User: "alice@example.com", Groups: []string{"admins"}, Issuer: cfg.Issuer}},
 		{name: "one group as a string", change: func(c *tokenClaims, _ *Config) { c.Claims["groups"] = "ops" },
-			want: control.Identity{User: "alice@example.com", Groups: []string{"ops"}, Issuer: cfg.Issuer}},
+			want: d.Identity{User: "alice@example.com", Groups: []string{"ops"}, Issuer: cfg.Issuer}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

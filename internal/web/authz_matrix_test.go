@@ -497,7 +497,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, r := range table {
 		t.Run(r.route, func(t *testing.T) {
 			if r.kind == notUser {
-				t.Skip("not a user route: public, or agents with a client certificate (see api_agent_test.go, oidc_test.go)")
+				t.Skip("not a user route: public, or agents with a client certificate (see agents_test.go, sessions_test.go)")
 			}
 			machines := []string{""}
 			if r.targets {

@@ -11,4 +11,14 @@
 // with http.CrossOriginProtection);
 // agents present their client certificate (mTLS) on /api/v1/agent/ routes,
 // and may only touch their own machine.
+//
+// Handlers are filed by resource, with the same file names as in control
+// and client: requests.go, approvals.go, extensions.go, machines.go,
+// policies.go, tokens.go, jointokens.go, bindings.go (bindings and roles),
+// audit.go (events, verify, head), webhooks.go (and deliveries),
+// agents.go (the mTLS agent routes), usage.go, sessions.go (OIDC sign-in,
+// session cookie, logout) and authz.go (whoami). The rest is
+// infrastructure: routes.go (every route), server.go, auth.go (the
+// user/agent/public wrappers), json.go (strict decoding), query.go (query
+// parameters), errors.go, health.go, metrics.go and openapi.go.
 package web

@@ -58,7 +58,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/webhook-deliveries/{id}", s.user(s.handleDeliveryGet))
 	m.HandleFunc("POST /api/v1/webhook-deliveries/{id}/retry", s.user(s.handleDeliveryRetry))
 
-	// Sign-in with OIDC (oidc_handlers.go): public, except logout.
+	// Sign-in with OIDC (sessions.go): public, except logout.
 	m.HandleFunc("GET /api/v1/auth/config", s.public(s.handleAuthConfig))
 	m.HandleFunc("POST /api/v1/auth/oidc/token", s.public(s.handleAuthTokenExchange))
 	m.HandleFunc("GET /auth/login", s.public(s.handleAuthLogin))

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,7 +27,7 @@ type Server struct {
 	maxWait time.Duration
 	caPin   string
 	mux     *http.ServeMux
-	signIn  *signIn // OIDC sign-in and the session cookie (oidc_handlers.go)
+	signIn  *signIn // OIDC sign-in and the session cookie (sessions.go)
 }
 
 // Options configure a Server.
@@ -129,4 +130,25 @@ func (s *Server) isTrusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// handleNotFound answers what no route matches under /api/. This catch-all
+// matches every method, so the mux never answers 405 itself for an API
+// path: if the path has routes with other methods, it is a 405 listing them
+// in Allow, as the mux would; otherwise a JSON 404.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" { // this catch-all's own pattern
+			allow = append(allow, m)
+		}
+	}
+	path := d.Excerpt(r.URL.Path)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &d.Error{Kind: d.NotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", d.Excerpt(r.Method), path, strings.Join(allow, ", "))}
+	}
+	return &d.Error{Kind: d.NotFound, Message: fmt.Sprintf("no route %s %s", d.Excerpt(r.Method), path)}
 }
