@@ -239,15 +239,18 @@ var normalizers = []struct {
 		return regexp.MustCompile(`\d`).ReplaceAllString(regexp.MustCompile(`\.\d+`).ReplaceAllString(m, ""), "0")
 	}},
 	{regexp.MustCompile(`sha256:[0-9a-f]{64}`), func(string) string { return "sha256:PIN" }},
+	{regexp.MustCompile(`\b[0-9a-f]{64}\b`), func(string) string { return strings.Repeat("h", 64) }}, // audit chain hashes
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), func(string) string { return "127.0.0.1:PORT" }},
 	// Durations measured or counted down: how long applying took, time left.
 	{regexp.MustCompile(`(open in |"apply_latency": ")[0-9.hmsµn]+`), func(m string) string { return m[:strings.LastIndexAny(m, " \"")+1] + "DUR" }},
 	{regexp.MustCompile(`\b[0-9][0-9.hmsµn]* (left|ago)\b`), func(m string) string { return "DUR" + m[strings.LastIndex(m, " "):] }},
 }
 
-// normalize applies normalizers to s.
-func normalize(s, workDir string) string {
+// normalize applies normalizers to s, after naming the script's work
+// directory $WORK and the server's data directory $DATA.
+func normalize(s, workDir, dataDir string) string {
 	s = strings.ReplaceAll(s, workDir, "$WORK")
+	s = strings.ReplaceAll(s, dataDir, "$DATA")
 	for _, n := range normalizers {
 		s = n.re.ReplaceAllStringFunc(s, n.with)
 	}
@@ -258,7 +261,7 @@ func cmdNormalize(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: normalize FILE OUT")
 	}
-	s := normalize(ts.ReadFile(args[0]), ts.Getenv("WORK"))
+	s := normalize(ts.ReadFile(args[0]), ts.Getenv("WORK"), filepath.Dir(ts.Getenv("DRAWBRIDGE_CACERT")))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(s), 0o644))
 }
 
