@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -72,12 +73,13 @@ func TestScripts(t *testing.T) {
 }
 
 // scriptServer is the server of one script, kept in its Env.Values.
+// Cleanups run last-in first-out: fake agents stop, then the server, then
+// its data directory goes.
 type scriptServer struct {
 	addr   string
-	hc     *http.Client
-	pool   *tls.Config
+	hc     *http.Client // trusts the server's CA
+	roots  *x509.CertPool
 	admin  *client.Client
-	cacert string
 	mu     sync.Mutex
 	acking map[d.MachineID]bool // machines whose fake agent confirms states
 }
@@ -125,7 +127,7 @@ func scriptSetup(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
-	env.Values[scriptServerKey{}] = &scriptServer{addr: addr, hc: hc, pool: tc, admin: admin, cacert: cacert, acking: map[d.MachineID]bool{}}
+	env.Values[scriptServerKey{}] = &scriptServer{addr: addr, hc: hc, roots: pool, admin: admin, acking: map[d.MachineID]bool{}}
 	env.Setenv("DRAWBRIDGE_ADDR", addr)
 	env.Setenv("DRAWBRIDGE_CACERT", cacert)
 	env.Setenv("DRAWBRIDGE_TOKEN", a.AdminToken)
@@ -160,7 +162,7 @@ func cmdAgent(ts *testscript.TestScript, neg bool, args []string) {
 	if idle {
 		return
 	}
-	tc, err := pki.ClientTLSConfig(s.pool.RootCAs, []byte(en.Certificate), key)
+	tc, err := pki.ClientTLSConfig(s.roots, []byte(en.Certificate), key)
 	ts.Check(err)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
 	c, err := client.New(s.addr, "", hc)
