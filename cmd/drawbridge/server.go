@@ -2,26 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	d "github.com/drawbridge/drawbridge"
+	"github.com/drawbridge/drawbridge/internal/app"
 	"github.com/drawbridge/drawbridge/internal/control"
-	"github.com/drawbridge/drawbridge/internal/pki"
-	"github.com/drawbridge/drawbridge/internal/store"
-	"github.com/drawbridge/drawbridge/internal/web"
 )
 
 type serverFlags struct {
@@ -31,6 +27,7 @@ type serverFlags struct {
 	agentTimeout, offline     time.Duration
 	clockSkewWarn             time.Duration
 	logLevel                  string
+	dev, listenSet            bool         // --dev; --listen given (set in RunE)
 	oidc                      oidcFlags    // server_oidc.go
 	audit                     auditFlags   // server_audit.go
 	webhook                   webhookFlags // server_webhook.go
@@ -46,11 +43,21 @@ sweeper, over HTTPS with its own CA.
 
 The first start creates DATA_DIR/ca.pem (the CA agents pin and clients trust)
 and DATA_DIR/admin.token (the first admin API token, mode 0600). Data is kept
-in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
+in SQLite in DATA_DIR unless --database names a PostgreSQL server. Every bad
+flag is reported at once.
+
+--dev starts a throwaway server for trying things out (as "nomad agent -dev"):
+its data directory is a new temporary directory, deleted when it stops; it
+listens on loopback only and prints the admin token. Never use it for real
+machines.`,
 		Example: `  drawbridge server --data-dir ./data --listen 127.0.0.1:8443
-  drawbridge server --data-dir /var/lib/drawbridge --database postgres://drawbridge@db/drawbridge`,
+  drawbridge server --data-dir /var/lib/drawbridge --database postgres://drawbridge@db/drawbridge
+  drawbridge server --dev`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), e, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.listenSet = cmd.Flags().Changed("listen")
+			return runServer(cmd.Context(), e, f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/drawbridge", "directory for the CA, the admin token and the SQLite database")
@@ -63,6 +70,7 @@ in SQLite in DATA_DIR unless --database names a PostgreSQL server.`,
 	fl.DurationVar(&f.offline, "offline-after", 10*time.Minute, "an agent silent this long makes its machine Unsupported")
 	fl.DurationVar(&f.clockSkewWarn, "clock-skew-warn", control.DefaultClockSkewWarn, "warn about a machine whose agent's clock is off from the server's by more than this (0 turns the warning off)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.dev, "dev", false, "for trying things out only: SQLite in a temporary directory deleted on exit, loopback ("+devListen+" unless --listen), admin token printed")
 	f.oidc.register(fl)
 	f.audit.register(fl)
 	f.webhook.register(fl)
@@ -77,36 +85,41 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func runServer(ctx context.Context, e *env, f *serverFlags) error {
-	log, err := newLogger(e.stderr, f.logLevel)
-	if err != nil {
-		return err
+// config turns the flags into a validated server configuration, reporting
+// every bad flag at once (each message names its flag).
+func (f *serverFlags) config() (app.Config, error) {
+	var errs []error
+	if _, err := newLogger(io.Discard, f.logLevel); err != nil {
+		errs = append(errs, err)
 	}
-	if err := f.audit.check(); err != nil {
-		return err
-	}
-	if err := f.webhook.check(); err != nil {
-		return err
-	}
+	errs = append(errs, f.audit.check(), f.webhook.check())
 	maxDur, err := d.ParseDuration(f.maxDuration)
 	if err != nil || maxDur.Std() < time.Minute {
-		return fmt.Errorf("--max-duration: want a duration of at least 1m")
+		errs = append(errs, fmt.Errorf("--max-duration: want a duration of at least 1m"))
 	}
 	var trusted []netip.Prefix
 	for _, t := range f.trusted {
 		p, err := netip.ParsePrefix(t)
 		if err != nil {
-			return fmt.Errorf("--trusted-proxy %q: want a CIDR such as 10.0.0.5/32", t)
+			errs = append(errs, fmt.Errorf("--trusted-proxy %q: want a CIDR such as 10.0.0.5/32", t))
+			continue
 		}
 		trusted = append(trusted, p.Masked())
 	}
 	host, _, err := net.SplitHostPort(f.listen)
 	if err != nil {
-		return fmt.Errorf("--listen %q: want host:port", f.listen)
+		errs = append(errs, fmt.Errorf("--listen %q: want host:port", f.listen))
 	}
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if f.dev {
+		if f.database != "" {
+			errs = append(errs, errors.New("--dev keeps its data in SQLite in a temporary directory: drop --database"))
+		}
+		if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+			errs = append(errs, fmt.Errorf("--listen %q: --dev listens on loopback only (127.0.0.1, ::1 or localhost)", f.listen))
+		}
 	}
+	verifier, err := f.oidc.verifier()
+	errs = append(errs, err)
 	hosts := append([]string{}, f.hostnames...)
 	if host != "" && host != "0.0.0.0" && host != "::" {
 		hosts = append(hosts, host)
@@ -114,96 +127,66 @@ func runServer(ctx context.Context, e *env, f *serverFlags) error {
 	if hn, err := os.Hostname(); err == nil {
 		hosts = append(hosts, hn)
 	}
-	ca, err := pki.LoadOrCreate(f.dataDir, hosts, time.Now())
-	if err != nil {
-		return fmt.Errorf("certificates: %w", err)
-	}
-	db, err := store.Open(ctx, f.database, f.dataDir, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	var svc *control.Service
-	metrics := web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
-	metrics.WatchDatabase(db.Full, db.ReserveReleases)
-	svc = control.New(db, log, time.Now, control.NewHub(), ca, control.Observer{Applied: metrics.ObserveApplied}, control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline, ClockSkewWarn: skewWarn(f.clockSkewWarn)})
-
-	tokenPath := filepath.Join(f.dataDir, "admin.token")
-	admin, err := svc.Bootstrap(ctx)
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if admin != "" {
-		if err := writeSecretFile(tokenPath, []byte(admin+"\n")); err != nil {
-			return fmt.Errorf("write admin token: %w", err)
-		}
-	}
-
-	verifier, err := f.oidc.verifier(ctx, log)
-	if err != nil {
-		return err
-	}
-	cookieKey, err := loadOrCreateKey(filepath.Join(f.dataDir, "cookie.key"))
-	if err != nil {
-		return fmt.Errorf("cookie key: %w", err)
-	}
-	handler := web.New(svc, log, web.Options{
-		OIDC:           verifier,
-		CookieKey:      cookieKey,
+	cfg := app.Config{
+		DataDir:        f.dataDir,
+		Database:       f.database,
+		Hostnames:      hosts,
 		TrustedProxies: trusted,
-		Metrics:        metrics,
-		Ready:          db.Ping,
-		MachineIDOf:    func(c *x509.Certificate) (string, error) { return pki.MachineIDFromCert(c) },
-		CAPin:          ca.Pin(),
-	})
+		Control:        control.Config{ServerCap: maxDur.Std(), OnlineWindow: f.agentTimeout, OfflineAfter: f.offline, ClockSkewWarn: skewWarn(f.clockSkewWarn)},
+		OIDC:           verifier,
+		Audit:          f.audit.config(),
+		Webhook:        f.webhook.config(),
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func runServer(ctx context.Context, e *env, f *serverFlags) error {
+	if f.dev {
+		if !f.listenSet {
+			f.listen = devListen
+		}
+		dir, err := os.MkdirTemp("", "drawbridge-dev-")
+		if err != nil {
+			return fmt.Errorf("--dev: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		f.dataDir = dir
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	log, _ := newLogger(e.stderr, f.logLevel) // checked by config
+	srv, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
+		srv.Close()
 		return err
-	}
-	// Requests run under ctx: when the server stops, long-polls and waits
-	// end at once instead of holding shutdown (and the database) open.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srv := &http.Server{
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		Handler:           handler,
-		TLSConfig:         ca.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      90 * time.Second, // long-polls and --wait answer within 60s
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	addr := ln.Addr().String()
 	clientAddr := addr
 	if h, p, _ := net.SplitHostPort(addr); h == "::" || h == "0.0.0.0" {
 		clientAddr = net.JoinHostPort("127.0.0.1", p)
 	}
-	fmt.Fprint(e.stderr, startBanner(addr, clientAddr, db.Dialect(), f.dataDir, ca.Pin(), admin != ""))
-
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunExpiry(ctx, time.Second) })
-	wg.Go(func() { svc.RunIdleClose(ctx, time.Second) })
-	f.audit.start(ctx, &wg, svc, f.dataDir, log)
-	f.webhook.start(ctx, &wg, db, log)
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close() // past the grace period: cut what is left before the database closes
-		}
-	})
-	err = srv.ServeTLS(ln, "", "")
-	cancel()
-	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		log.Info("server stopped")
-		return nil
+	fmt.Fprint(e.stderr, startBanner(addr, clientAddr, srv.DB.Dialect(), cfg.DataDir, srv.CA.Pin(), srv.AdminToken != ""))
+	if f.dev {
+		fmt.Fprint(e.stderr, devBanner(cfg.DataDir, srv.AdminToken))
 	}
-	return err
+	return srv.Serve(ctx, ln)
+}
+
+// devListen is where --dev listens unless --listen says otherwise.
+const devListen = "127.0.0.1:8443"
+
+// devBanner tells the user what --dev is, and gives the admin token itself.
+func devBanner(dataDir, token string) string {
+	return fmt.Sprintf(`  admin token: %s
+DEV MODE, for trying Drawbridge out only: data is kept in SQLite in %s,
+which is DELETED when this server stops (Ctrl-C). Do not enroll real machines.
+`, token, dataDir)
 }
 
 // startBanner is what the server prints once it listens: where it is, the
@@ -225,28 +208,6 @@ func startBanner(addr, clientAddr, dialect, dataDir, pin string, first bool) str
   drawbridge join-token create     # prints the command that enrolls a machine's agent
 `, clientAddr, caPath, tokenPath)
 	return b.String()
-}
-
-// writeSecretFile writes data to name with mode 0600 whatever existed there
-// before: a new file is written beside it and renamed over it.
-func writeSecretFile(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-secret-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 // skewWarn maps --clock-skew-warn to control.Config.ClockSkewWarn, where 0

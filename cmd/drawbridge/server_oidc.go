@@ -1,14 +1,8 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
-	"io/fs"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -34,10 +28,9 @@ func (f *oidcFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&f.sessionTTL, "session-ttl", oidc.DefaultSessionTTL, "lifetime of a sign-in session token (1m to 24h)")
 }
 
-// verifier returns the OIDC verifier, or nil when OIDC is off. It tries
-// discovery once, only to warn early: sign-in retries it when the issuer
-// is down, and API tokens work regardless.
-func (f *oidcFlags) verifier(ctx context.Context, log *slog.Logger) (*oidc.Verifier, error) {
+// verifier returns the OIDC verifier, or nil when OIDC is off. The server
+// tries discovery once when it starts, only to warn early.
+func (f *oidcFlags) verifier() (*oidc.Verifier, error) {
 	if f.issuer == "" {
 		if f.clientID != "" {
 			return nil, errors.New("--oidc-client-id needs --oidc-issuer")
@@ -52,30 +45,5 @@ func (f *oidcFlags) verifier(ctx context.Context, log *slog.Logger) (*oidc.Verif
 	if err != nil {
 		return nil, err // names the flag in its field
 	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := v.Discover(dctx); err != nil {
-		log.Warn("oidc issuer not reachable yet; sign-in will retry", "issuer", f.issuer, "err", err)
-	} else {
-		log.Info("oidc sign-in enabled", "issuer", f.issuer, "client_id", f.clientID)
-	}
 	return v, nil
-}
-
-// loadOrCreateKey reads a 32-byte secret key from path, creating it (0600)
-// on first start, so sign-ins survive restarts of this server.
-func loadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) == 32 {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	b = make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	if err := os.WriteFile(filepath.Clean(path), b, 0o600); err != nil {
-		return nil, err
-	}
-	return b, nil
 }

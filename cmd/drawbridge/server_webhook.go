@@ -1,16 +1,14 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/drawbridge/drawbridge/internal/app"
 	"github.com/drawbridge/drawbridge/internal/notify"
-	"github.com/drawbridge/drawbridge/internal/store"
 )
 
 // webhookFlags are the server's notification settings. The webhooks
@@ -27,22 +25,23 @@ func (f *webhookFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&f.timeout, "webhook-timeout", notify.DefaultTimeout, "longest wait for a webhook receiver's answer, per attempt")
 }
 
-// check validates the flags before the server starts.
+// check validates the flags before the server starts, reporting every
+// problem at once.
 func (f *webhookFlags) check() error {
+	var errs []error
 	if f.lead < 0 {
-		return fmt.Errorf("--webhook-expiring-lead must not be negative")
+		errs = append(errs, fmt.Errorf("--webhook-expiring-lead must not be negative"))
 	}
 	if f.maxAttempts < 1 || f.maxAttempts > 50 {
-		return fmt.Errorf("--webhook-max-attempts: want 1 to 50")
+		errs = append(errs, fmt.Errorf("--webhook-max-attempts: want 1 to 50"))
 	}
 	if f.timeout < time.Second || f.timeout > 2*time.Minute {
-		return fmt.Errorf("--webhook-timeout: want 1s to 2m")
+		errs = append(errs, fmt.Errorf("--webhook-timeout: want 1s to 2m"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// start runs the webhook dispatcher under wg until ctx is done.
-func (f *webhookFlags) start(ctx context.Context, wg *sync.WaitGroup, db *store.DB, log *slog.Logger) {
-	p := notify.New(db, notify.NewSender(f.timeout, nil), log, time.Now, notify.Config{Lead: f.lead, MaxAttempts: f.maxAttempts})
-	wg.Go(func() { p.Run(ctx) })
+// config returns the server's webhook settings.
+func (f *webhookFlags) config() app.WebhookConfig {
+	return app.WebhookConfig{Lead: f.lead, MaxAttempts: f.maxAttempts, Timeout: f.timeout}
 }

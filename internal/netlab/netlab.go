@@ -13,7 +13,8 @@
 // test binary that was killed are removed by the next New once their process
 // is gone.
 //
-// A Lab needs root and the `ip` command; New skips (or fails, see Require)
+// A Lab needs root and the `ip` command (test tier "netns", see package
+// testtier); New skips, or fails when DRAWBRIDGE_TEST_REQUIRE lists netns,
 // when they are missing. Lab and Host are safe for concurrent use.
 package netlab
 
@@ -35,6 +36,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/drawbridge/drawbridge/internal/testtier"
 )
 
 // nsCounter makes namespace names unique within this process.
@@ -65,7 +68,7 @@ type Host struct {
 // are missing (see Require). Everything it creates is removed by t.Cleanup.
 func New(t testing.TB) *Lab {
 	t.Helper()
-	Require(t, "netns")
+	testtier.Require(t, testtier.Netns)
 	removeStale()
 	l := &Lab{t: t, bridge: newNSName()}
 	t.Cleanup(l.close)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/drawbridge/drawbridge/internal/testtier"
 )
 
 // Tmpfs mounts a fresh tmpfs of size bytes on a new directory under
@@ -14,17 +16,13 @@ import (
 // fails when DRAWBRIDGE_TEST_REQUIRE lists tmpfs.
 func Tmpfs(t testing.TB, size int64) string {
 	t.Helper()
-	Require(t, "tmpfs")
+	testtier.Require(t, testtier.Tmpfs)
 	dir := filepath.Join(t.TempDir(), "tmpfs")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		msg := fmt.Sprintf("tier tmpfs: mount a tmpfs on %s: %v", dir, err)
-		if tierRequired("tmpfs") {
-			t.Fatalf("%s (required by %s)", msg, RequireEnv)
-		}
-		t.Skipf("%s (set %s=tmpfs to make this a failure)", msg, RequireEnv)
+		testtier.Missing(t, testtier.Tmpfs, fmt.Sprintf("cannot mount a tmpfs on %s: %v", dir, err))
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {

@@ -18,9 +18,10 @@
 // Prerequisites: the PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin
 // (Debian: apt-get install postgresql-15). initdb refuses to run as root, so
 // when the tests run as root the cluster runs as the "postgres" OS user;
-// otherwise it runs as the current user. When a prerequisite is missing DSN
-// skips the test with the reason, unless the comma-separated list in
-// DRAWBRIDGE_TEST_REQUIRE contains "postgres", in which case it fails it.
+// otherwise it runs as the current user. These are test tier "postgres" (see
+// package testtier): when a prerequisite is missing DSN skips the test with
+// the reason, unless DRAWBRIDGE_TEST_REQUIRE lists postgres, in which case it
+// fails it.
 package pgtest
 
 import (
@@ -33,9 +34,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,14 +42,12 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/drawbridge/drawbridge/internal/testtier"
 )
 
 // BinDir is where the PostgreSQL server binaries are expected.
 const BinDir = "/usr/lib/postgresql/15/bin"
-
-// RequireEnv names the environment variable whose comma-separated list turns
-// a missing prerequisite into a test failure when it contains "postgres".
-const RequireEnv = "DRAWBRIDGE_TEST_REQUIRE"
 
 var (
 	mainCalled atomic.Bool
@@ -92,10 +89,8 @@ func DSN(t testing.TB) string {
 	}
 	once.Do(start)
 	switch {
-	case skip != "" && required():
-		t.Fatalf("pgtest: %s (%s contains postgres, so this is a failure)", skip, RequireEnv)
 	case skip != "":
-		t.Skipf("pgtest: %s; set %s=postgres to make this a failure", skip, RequireEnv)
+		testtier.Missing(t, testtier.Postgres, "(pgtest): "+skip)
 	case failure != nil:
 		t.Fatalf("pgtest: %v", failure)
 	}
@@ -115,15 +110,6 @@ func DSN(t testing.TB) string {
 
 func (c *cluster) dsn(db string) string {
 	return "postgres://postgres@/" + db + "?host=" + url.QueryEscape(c.dir) + "&sslmode=disable"
-}
-
-// required reports whether RequireEnv lists postgres.
-func required() bool {
-	list := strings.Split(os.Getenv(RequireEnv), ",")
-	for i := range list {
-		list[i] = strings.TrimSpace(list[i])
-	}
-	return slices.Contains(list, "postgres")
 }
 
 // start initialises and starts the cluster, setting running, skip or failure.

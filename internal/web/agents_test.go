@@ -17,7 +17,6 @@ import (
 	"github.com/drawbridge/drawbridge/internal/control"
 	"github.com/drawbridge/drawbridge/internal/pki"
 	"github.com/drawbridge/drawbridge/internal/store"
-	"github.com/drawbridge/drawbridge/internal/web"
 )
 
 // async runs f in a goroutine the test waits for, and returns its result.
@@ -806,7 +805,7 @@ func TestAgentOffline(t *testing.T) {
 // threshold shows a warning.
 func TestAgentClock(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(_ *web.Options, c *control.Config) { c.ClockSkewWarn = 5 * time.Second })
+	e := newEnv(t, withControl(func(c *control.Config) { c.ClockSkewWarn = 5 * time.Second }))
 	a := e.enroll(t, "web1")
 	before := time.Now()
 	resp := a.call(t, e, "GET", "/api/v1/agent/machines/"+string(a.id)+"/state?index=0", nil)

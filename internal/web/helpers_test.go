@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/client"
+	"github.com/drawbridge/drawbridge/internal/app"
 	"github.com/drawbridge/drawbridge/internal/control"
 	"github.com/drawbridge/drawbridge/internal/pki"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -64,7 +64,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// testEnv is a whole server, wired as cmd/drawbridge/server.go wires it,
+// testEnv is a whole server, wired by app.New as `drawbridge server` is,
 // on a real SQLite file and a real CA, served over TLS by httptest.
 type testEnv struct {
 	url    string
@@ -80,15 +80,20 @@ type testEnv struct {
 	adminC *client.Client // the Go client with the admin token
 }
 
-// envOption changes the server's options before it starts.
-type envOption func(*web.Options, *control.Config)
+// envOption changes the server's configuration before it starts.
+type envOption func(*app.Config)
 
 func withTrustedProxies(ps ...string) envOption {
-	return func(o *web.Options, _ *control.Config) {
+	return func(c *app.Config) {
 		for _, p := range ps {
-			o.TrustedProxies = append(o.TrustedProxies, netip.MustParsePrefix(p))
+			c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix(p))
 		}
 	}
+}
+
+// withControl changes the control service's configuration.
+func withControl(f func(*control.Config)) envOption {
+	return func(c *app.Config) { f(&c.Control) }
 }
 
 // newEnv starts a server. Long-polls re-read the database only once an hour,
@@ -99,43 +104,31 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 }
 
 // newEnvIn starts a server whose data directory is dir, keeping a disk
-// reserve of reserve bytes beside its database.
+// reserve of reserve bytes beside its database. Only the handler is served:
+// the background loops (expiry, webhooks) are left to the tests to drive.
 func newEnvIn(t *testing.T, dir string, reserve int64, opts ...envOption) *testEnv {
 	t.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	ca, err := pki.LoadOrCreate(dir, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	cfg := app.Config{
+		DataDir:      dir,
+		Control:      control.Config{RecheckInterval: time.Hour},
+		Now:          clock.Now,
+		StoreOptions: []store.Option{store.WithReserve(reserve)},
 	}
-	db, err := store.Open(t.Context(), "", dir, log, store.WithReserve(reserve))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-
-	o := web.Options{
-		Ready:       db.Ping,
-		MachineIDOf: pki.MachineIDFromCert,
-		CAPin:       ca.Pin(),
-	}
-	cfg := control.Config{RecheckInterval: time.Hour}
 	for _, opt := range opts {
-		opt(&o, &cfg)
+		opt(&cfg)
 	}
-	var svc *control.Service
-	o.Metrics = web.NewMetrics(func(ctx context.Context) (int, error) { return svc.ActiveGrants(ctx) })
-	o.Metrics.WatchDatabase(db.Full, db.ReserveReleases)
-	hub := control.NewHub()
-	svc = control.New(db, log, clock.Now, hub, ca, control.Observer{Applied: o.Metrics.ObserveApplied}, cfg)
-	admin, err := svc.Bootstrap(t.Context())
+	a, err := app.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
+	db, svc, hub, ca, admin := a.DB, a.Service, a.Hub, a.CA, a.AdminToken
 
-	srv := httptest.NewUnstartedServer(web.New(svc, log, o))
+	srv := httptest.NewUnstartedServer(a.Handler)
 	tc := ca.TLSConfig()
 	// httptest installs its own certificate when Certificates is empty, and
 	// Go prefers Certificates over GetCertificate when the client sends no

@@ -12,11 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	d "github.com/drawbridge/drawbridge"
-	"github.com/drawbridge/drawbridge/internal/control"
+	"github.com/drawbridge/drawbridge/internal/app"
 	"github.com/drawbridge/drawbridge/internal/oidc"
 	"github.com/drawbridge/drawbridge/internal/oidc/oidctest"
 	"github.com/drawbridge/drawbridge/internal/store"
-	"github.com/drawbridge/drawbridge/internal/web"
 )
 
 const testClientID = "drawbridge-test"
@@ -27,7 +26,7 @@ func withOIDC(t *testing.T, iss *oidctest.Issuer) envOption {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(o *web.Options, _ *control.Config) { o.OIDC = v }
+	return func(c *app.Config) { c.OIDC = v }
 }
 
 // bind gives subject role everywhere, straight in the store.
