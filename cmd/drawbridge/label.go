@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/client"
@@ -31,11 +30,7 @@ func newLabelCmd(e *env) *cobra.Command {
 		if cf.json() {
 			return printJSON(e.stdout, m)
 		}
-		var kv []string
-		for k, v := range m.Labels {
-			kv = append(kv, k+"="+v)
-		}
-		fmt.Fprintf(e.stdout, "%s labels: %s\n", m.Name, orDash(strings.Join(kv, ",")))
+		fmt.Fprintf(e.stdout, "%s labels: %s\n", safe(m.Name), safe(orDash(labelList(m.Labels))))
 		return nil
 	})
 	return cmd
