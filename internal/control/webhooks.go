@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -28,7 +29,7 @@ func (s *Service) WebhookCreate(ctx context.Context, a d.Actor, in d.WebhookInpu
 		w.Secret = d.NewWebhookSecret()
 	}
 	w.ID, w.CreatedAt, w.CreatedBy = d.NewWebhookID(), s.now(), a.Subject()
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if err := tx.WebhookCreate(&w); err != nil {
 			return err
 		}
@@ -83,7 +84,7 @@ func (s *Service) WebhookDelete(ctx context.Context, a d.Actor, id d.WebhookID) 
 	if err := webhookID(id); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if err := tx.WebhookDelete(id); err != nil {
 			return err
 		}
@@ -102,7 +103,7 @@ func (s *Service) WebhookTest(ctx context.Context, a d.Actor, id d.WebhookID) (*
 		return nil, err
 	}
 	var v *d.Delivery
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if _, err := tx.Webhook(id); err != nil {
 			return err
 		}
@@ -183,7 +184,7 @@ func (s *Service) DeliveryRetry(ctx context.Context, a d.Actor, id d.DeliveryID)
 		return nil, d.FieldErrorf("id", "malformed delivery ID %s", d.Excerpt(string(id)))
 	}
 	var v *d.Delivery
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		var err error
 		if v, err = tx.Delivery(id); err != nil {
 			return err
