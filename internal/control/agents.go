@@ -151,13 +151,13 @@ func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inve
 	if err := inv.Clock.Check("clock"); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *store.Tx, _ time.Time) error {
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := tx.Machine(d.MachineID(agent.ID))
 		if err != nil {
 			return err
 		}
 		m.Inventory = sanitizeInventory(inv)
-		m.LastSeen = s.now()
+		m.LastSeen = now
 		return tx.MachineUpdate(m)
 	})
 }
@@ -166,8 +166,8 @@ func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inve
 // offline at once rather than after the online window. Its next call shows
 // it online again.
 func (s *Service) AgentStopped(ctx context.Context, agent d.Actor) error {
-	return s.update(ctx, func(tx *store.Tx, _ time.Time) error {
-		return tx.MachineStopped(d.MachineID(agent.ID), s.now())
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
+		return tx.MachineStopped(d.MachineID(agent.ID), now)
 	})
 }
 

@@ -105,7 +105,7 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 		return nil, err
 	}
 	var out *d.Machine
-	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := machineRef(tx, ref)
 		if err != nil {
 			return err
@@ -130,7 +130,6 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		p, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err

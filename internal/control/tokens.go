@@ -18,12 +18,11 @@ var tokenNameRE = regexp.MustCompile(`^[\pL\pN][\pL\pN ._@-]{0,63}$`)
 // returns "" when tokens already exist.
 func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	var full string
-	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		ts, err := tx.Tokens()
 		if err != nil || len(ts) > 0 {
 			return err
 		}
-		now := s.now()
 		id := d.NewTokenID()
 		var hash []byte
 		full, hash = d.NewSecret(string(id))
