@@ -33,7 +33,7 @@ func (s *Service) Enroll(ctx context.Context, source string, in d.EnrollInput) (
 	var certPEM []byte
 	var notAfter time.Time
 	actor := d.Actor{Kind: d.ActorAgent, ID: string(m.ID), Name: in.Name}
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		j, err := tx.JoinToken(d.JoinTokenID(id))
 		if d.ErrorKind(err) == d.NotFound {
 			return errBadJoin
@@ -137,7 +137,7 @@ func (s *Service) Renew(ctx context.Context, agent d.Actor, csrPEM string) (*d.E
 	if err != nil {
 		return nil, &d.Error{Kind: d.Invalid, Field: "csr", Message: "invalid certificate signing request", Err: err}
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		return s.audit(tx, now, agent, d.EvMachineRenewed, agent.ID, "", "", map[string]any{"not_after": notAfter})
 	})
 	if err != nil {
@@ -151,13 +151,13 @@ func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inve
 	if err := inv.Clock.Check("clock"); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := tx.Machine(d.MachineID(agent.ID))
 		if err != nil {
 			return err
 		}
 		m.Inventory = sanitizeInventory(inv)
-		m.LastSeen = s.now()
+		m.LastSeen = now
 		return tx.MachineUpdate(m)
 	})
 }
@@ -166,8 +166,8 @@ func (s *Service) ReportInventory(ctx context.Context, agent d.Actor, inv d.Inve
 // offline at once rather than after the online window. Its next call shows
 // it online again.
 func (s *Service) AgentStopped(ctx context.Context, agent d.Actor) error {
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		return tx.MachineStopped(d.MachineID(agent.ID), s.now())
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
+		return tx.MachineStopped(d.MachineID(agent.ID), now)
 	})
 }
 
@@ -180,7 +180,7 @@ func (s *Service) WatchState(ctx context.Context, agent d.Actor, index int64, wa
 	wake, cancel := s.hub.Subscribe(machineTopic(agent.ID))
 	defer cancel()
 	touch := func() error {
-		err := s.db.Tx(ctx, func(tx *store.Tx) error { return tx.MachineTouch(id, s.now()) })
+		err := s.update(ctx, func(tx *store.Tx, now time.Time) error { return tx.MachineTouch(id, now) })
 		if err != nil && s.db.Full() {
 			return nil // a full disk must not keep the desired state (revocations) from the agent
 		}
@@ -273,11 +273,9 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 		return err
 	}
 	in.Error = d.CleanText(in.Error, d.MaxMachineText) // cut on a rune boundary: the chain must export as valid UTF-8
-	var topics []string
 	var latencies []time.Duration
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		topics, latencies = nil, nil
-		now := s.now()
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
+		latencies = nil
 		m, err := tx.Machine(id)
 		if err != nil {
 			return err
@@ -333,7 +331,6 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 			if err := refreshRequestStatus(tx, rid); err != nil {
 				return err
 			}
-			topics = append(topics, requestTopic(string(rid)))
 		}
 		for _, tid := range in.Terminated {
 			if err := s.markTerminated(tx, now, agent, id, tid); err != nil {
@@ -349,7 +346,6 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 				if _, err := tx.MachineBumpVersion(id); err != nil {
 					return err
 				}
-				topics = append(topics, machineTopic(string(id)))
 			}
 			return tx.EventAppend(event(now, agent, d.EvMachineApplyFailed, string(id), d.ResultFailure, in.Error, "", map[string]any{"version": in.Version}))
 		}
@@ -363,7 +359,6 @@ func (s *Service) Ack(ctx context.Context, agent d.Actor, in d.AckInput) error {
 			s.obs.Applied(l)
 		}
 	}
-	s.hub.Publish(topics...)
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 	if !a.AllowedSomewhere(d.ActRequestsApprove) {
 		return nil, forbidden(a, d.ActRequestsApprove)
 	}
-	return s.changeRequest(ctx, id, decision == d.DecisionDeny, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, decision == d.DecisionDeny, func(tx *store.Tx, now time.Time, r *d.Request) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
@@ -126,12 +126,12 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 			if kind == d.ApprovalForRequest {
 				err = checkSupported(tx, r, "approve")
 				if err == nil {
-					err = s.activate(tx, now, r, topics)
+					err = s.activate(tx, now, r)
 				}
 			} else if err = s.checkExtension(tx, r, r.ExtendBy); err == nil {
 				// Checked again at approval: the policy may have been
 				// tightened while the extension waited.
-				err = s.extendNow(tx, now, a, r, r.ExtendBy, topics)
+				err = s.extendNow(tx, now, a, r, r.ExtendBy)
 			}
 			if err != nil {
 				return err
@@ -162,9 +162,9 @@ func (s *Service) applyDenial(tx *store.Tx, now time.Time, a d.Actor, r *d.Reque
 }
 
 // activate starts the access window of a finally approved request.
-func (s *Service) activate(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+func (s *Service) activate(tx *store.Tx, now time.Time, r *d.Request) error {
 	r.Start, r.End, r.PendingUntil = now, now.Add(r.Duration.Std()), time.Time{}
-	bump := newBumper(tx, topics)
+	bump := newBumper(tx)
 	for i := range r.Targets {
 		t := &r.Targets[i]
 		v, err := bump.version(t.MachineID)

@@ -190,7 +190,7 @@ func (s *Service) AuditPrune(ctx context.Context, retention time.Duration, archi
 		return nil, err
 	}
 	var a *d.AuditAnchor
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		var err error
 		if a, err = tx.EventsPrune(upTo, path, now); err != nil || a == nil {
 			return err

@@ -47,7 +47,7 @@ func (s *Service) BindingCreate(ctx context.Context, a d.Actor, in d.BindingInpu
 		return nil, err
 	}
 	var out *d.Binding
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		ok, err := roleExists(tx, in.Role)
 		if err != nil {
 			return err
@@ -59,7 +59,6 @@ func (s *Service) BindingCreate(ctx context.Context, a d.Actor, in d.BindingInpu
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		b := &d.Binding{ID: d.BindingPrefix + d.RandomString(16), Subject: in.Subject, Role: in.Role, Scope: scope, CreatedAt: now, CreatedBy: a.Subject()}
 		if err := tx.BindingCreate(b); err != nil {
 			return err
@@ -114,7 +113,7 @@ func (s *Service) RoleCreate(ctx context.Context, a d.Actor, r d.CustomRole) (*d
 	}
 	now := s.now()
 	r.CreatedAt, r.CreatedBy = now, a.Subject()
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if err := tx.RoleCreate(&r); err != nil {
 			return err
 		}
@@ -157,11 +156,11 @@ func (s *Service) RoleDelete(ctx context.Context, a d.Actor, name d.Role) error 
 	if name.Valid() {
 		return d.FieldErrorf("name", "%s is a built-in role", name)
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		if err := tx.RoleDelete(name); err != nil {
 			return err
 		}
-		return s.audit(tx, s.now(), a, d.EvRoleDeleted, string(name), "", "", nil)
+		return s.audit(tx, now, a, d.EvRoleDeleted, string(name), "", "", nil)
 	})
 }
 

@@ -4,6 +4,19 @@
 // values, saves them and appends the audit event, all in one transaction;
 // then it wakes whoever waits for the change (agents' long-polls, --wait).
 //
+// Wake-ups ride on the transaction. A use case writes only through
+// Service.update (or updateRevocation, which commits while the disk is
+// full), never through store.DB.Tx directly. The store.Tx records what its
+// writes changed (store.Tx.Changed): a machine whose desired-state version
+// it bumped, a request whose row, targets or approvals it wrote. After a
+// successful commit update publishes exactly those on the Hub,
+// "machine:<id>" for the agent's WatchState and "request:<id>" for
+// WaitApplied; a failed transaction publishes nothing, and a retried one
+// (PostgreSQL) only what its last attempt changed. So no use case names a
+// topic, and none can forget one: changing a machine's state means bumping
+// its version, which wakes its agent. TestWakeUps checks this against the
+// database.
+//
 // Errors are *drawbridge.Error with a Kind (Invalid, Forbidden, NotFound,
 // Conflict, Unavailable) or wrapped internal errors.
 //
@@ -17,5 +30,6 @@
 // verification, retention), refusals.go (audited refusals), webhooks.go,
 // agents.go (enroll, desired state, ack), usage.go, sessions.go (OIDC
 // sessions) and authz.go (the authorization helpers). service.go and hub.go
-// are the plumbing: the Service, its audit helper and the wake-up hub.
+// are the plumbing: the Service, its audit helper, the wake-up hub and
+// update, the one way a use case writes.
 package control

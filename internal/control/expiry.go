@@ -35,7 +35,6 @@ func (s *Service) ExpirePending(ctx context.Context) (int, error) {
 			if err := s.audit(tx, now, d.SystemActor, d.EvRequestExpired, string(r.ID), "not approved in time", r.ID, nil); err != nil {
 				return err
 			}
-			out.topics = append(out.topics, requestTopic(string(id)))
 			out.n++
 		}
 		return nil
@@ -69,30 +68,26 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			reqs[t.RequestID] = true
 			out.n++
 		}
-		more, err := refreshRequests(tx, reqs)
-		out.topics = append(out.topics, more...)
-		return err
+		return refreshRequests(tx, reqs)
 	})
 }
 
-// swept is what one sweep changed: how many things, and the topics to wake.
+// swept is what one sweep changed: how many things.
 type swept struct {
-	n      int
-	topics []string
+	n int
 }
 
-// sweep runs fn in one transaction (afresh on a retry) and, after commit,
-// wakes the topics it collected. It returns how many things fn changed.
+// sweep runs fn in one transaction (update; afresh on a retry). It returns
+// how many things fn changed.
 func (s *Service) sweep(ctx context.Context, fn func(tx *store.Tx, now time.Time, out *swept) error) (int, error) {
 	var out swept
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		out = swept{}
-		return fn(tx, s.now(), &out)
+		return fn(tx, now, &out)
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.hub.Publish(out.topics...)
 	return out.n, nil
 }
 
@@ -125,15 +120,12 @@ func (s *Service) every(ctx context.Context, interval time.Duration, sweeps map[
 	}
 }
 
-// refreshRequests recomputes the status of each request in ids and returns
-// the topics to wake.
-func refreshRequests(tx *store.Tx, ids map[d.RequestID]bool) ([]string, error) {
-	var topics []string
+// refreshRequests recomputes the status of each request in ids.
+func refreshRequests(tx *store.Tx, ids map[d.RequestID]bool) error {
 	for id := range ids {
 		if err := refreshRequestStatus(tx, id); err != nil {
-			return nil, err
+			return err
 		}
-		topics = append(topics, requestTopic(string(id)))
 	}
-	return topics, nil
+	return nil
 }

@@ -25,7 +25,7 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
 		return nil, err
 	}
-	return s.changeRequest(ctx, id, false, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, false, func(tx *store.Tx, now time.Time, r *d.Request) error {
 		if r.Requester != a.Subject() {
 			if err := visible(tx, a, r); err != nil {
 				return err
@@ -63,7 +63,7 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 			}
 			return s.audit(tx, now, a, d.EvRequestExtended, string(r.ID), in.Reason, r.ID, map[string]any{"by": by, "waits_for_approval": true})
 		}
-		if err := s.extendNow(tx, now, a, r, by, topics); err != nil {
+		if err := s.extendNow(tx, now, a, r, by); err != nil {
 			return err
 		}
 		return tx.RequestUpdate(r)
@@ -102,10 +102,10 @@ func (s *Service) checkExtension(tx *store.Tx, r *d.Request, by d.Duration) erro
 }
 
 // extendNow moves the end of r's open targets by by.
-func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, by d.Duration, topics *[]string) error {
+func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, by d.Duration) error {
 	r.End = r.End.Add(by.Std())
 	r.ExtendBy = 0
-	bump := newBumper(tx, topics)
+	bump := newBumper(tx)
 	for i := range r.Targets {
 		t := &r.Targets[i]
 		if (t.Status != d.StatusApplying && t.Status != d.StatusActive) || !now.Before(t.End) {

@@ -33,8 +33,7 @@ func (s *Service) JoinTokenRevoke(ctx context.Context, a d.Actor, id d.JoinToken
 	if !d.ValidID(string(id), d.JoinTokenPrefix) {
 		return d.FieldErrorf("id", "malformed join token ID")
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		if err := tx.JoinTokenRevoke(id, now); err != nil {
 			return err
 		}
@@ -71,7 +70,7 @@ func (s *Service) JoinTokenCreate(ctx context.Context, a d.Actor, in d.JoinToken
 	id := d.NewJoinTokenID()
 	full, hash := d.NewSecret(string(id))
 	j := &d.JoinToken{ID: id, Hash: hash, CreatedAt: now, CreatedBy: a.Subject(), ExpiresAt: now.Add(ttl.Std()), MaxUses: in.Uses, Labels: in.Labels}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if err := tx.JoinTokenCreate(j); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"maps"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -104,7 +105,7 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 		return nil, err
 	}
 	var out *d.Machine
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := machineRef(tx, ref)
 		if err != nil {
 			return err
@@ -129,7 +130,6 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		p, err := effectivePolicy(tx, m)
 		if err != nil {
 			return err
@@ -143,9 +143,6 @@ func (s *Service) MachineLabel(ctx context.Context, a d.Actor, ref string, in d.
 		out = m
 		return s.audit(tx, now, a, d.EvMachineRelabelled, string(m.ID), "", "", map[string]any{"machine": m.Name, "from": old, "to": labels})
 	})
-	if err == nil {
-		s.hub.Publish(machineTopic(string(out.ID)))
-	}
 	return out, err
 }
 
@@ -162,8 +159,7 @@ func (s *Service) MachineDelete(ctx context.Context, a d.Actor, ref string) erro
 	if err := s.require(a, d.ActAdmin); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := machineRef(tx, ref)
 		if err != nil {
 			return err

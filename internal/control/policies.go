@@ -28,9 +28,7 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		return nil, err
 	}
 	var out *d.PolicyChange
-	var topics []string
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	err = s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := machineRef(tx, ref)
 		if err != nil {
 			return err
@@ -107,14 +105,12 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
 			return err
 		}
-		topics = []string{machineTopic(string(m.ID))}
 		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(topics...)
 	return out, nil
 }
 
@@ -129,9 +125,7 @@ func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.P
 		return nil, forbidden(a, d.ActPoliciesWrite)
 	}
 	var out *d.PolicyDeletion
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		m, err := machineRef(tx, ref)
 		if err != nil {
 			return err
@@ -175,14 +169,12 @@ func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.P
 		if err := s.revokeUncovered(tx, now, a, m, cover, version); err != nil {
 			return err
 		}
-		topics = []string{machineTopic(string(m.ID))}
 		out = &d.PolicyDeletion{Policy: after, Weakenings: weak}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(topics...)
 	return out, nil
 }
 
@@ -428,10 +420,7 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		return nil, err
 	}
 	var out *d.PolicyChange
-	var topics []string
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		topics = nil
-		now := s.now()
+	err = s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		ms, before, err := machinesWithPolicies(tx)
 		if err != nil {
 			return err
@@ -492,7 +481,7 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 		if err := s.audit(tx, now, a, d.EvPolicySet, p.ID, "", "", details); err != nil {
 			return err
 		}
-		if topics, err = s.reapplyAll(tx, now, a); err != nil {
+		if err := s.reapplyAll(tx, now, a); err != nil {
 			return err
 		}
 		out = &d.PolicyChange{Policy: *p, Weakenings: weak}
@@ -501,7 +490,6 @@ func (s *Service) SelectorPolicySet(ctx context.Context, a d.Actor, in d.PolicyI
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(topics...)
 	return out, nil
 }
 
@@ -546,9 +534,7 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 	if !d.ValidID(id, d.PolicyPrefix) {
 		return d.FieldErrorf("id", "malformed policy ID %s", d.Excerpt(id))
 	}
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		ms, before, err := machinesWithPolicies(tx)
 		if err != nil {
 			return err
@@ -567,13 +553,8 @@ func (s *Service) SelectorPolicyDelete(ctx context.Context, a d.Actor, id string
 		if err := s.audit(tx, now, a, d.EvPolicyDeleted, id, "", "", details); err != nil {
 			return err
 		}
-		topics, err = s.reapplyAll(tx, now, a)
-		return err
+		return s.reapplyAll(tx, now, a)
 	})
-	if err == nil {
-		s.hub.Publish(topics...)
-	}
-	return err
 }
 
 // SelectorPolicies lists the selector policies. Needs policies/read
@@ -596,13 +577,12 @@ func (s *Service) SelectorPolicies(ctx context.Context, a d.Actor) ([]d.Policy, 
 }
 
 // reapplyAll bumps every machine's state version and revokes grants their
-// effective policy no longer covers; it returns the topics to wake.
-func (s *Service) reapplyAll(tx *store.Tx, now time.Time, a d.Actor) ([]string, error) {
+// effective policy no longer covers.
+func (s *Service) reapplyAll(tx *store.Tx, now time.Time, a d.Actor) error {
 	ms, policies, err := machinesWithPolicies(tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var topics []string
 	for i := range ms {
 		m, p := &ms[i], policies[i]
 		if p == nil {
@@ -610,12 +590,11 @@ func (s *Service) reapplyAll(tx *store.Tx, now time.Time, a d.Actor) ([]string, 
 		}
 		version, err := tx.MachineBumpVersion(m.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := s.revokeUncovered(tx, now, a, m, p, version); err != nil {
-			return nil, err
+			return err
 		}
-		topics = append(topics, machineTopic(string(m.ID)))
 	}
-	return topics, nil
+	return nil
 }

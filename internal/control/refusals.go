@@ -178,7 +178,7 @@ func (s *Service) appendRefusals(ctx context.Context, es []*d.Event) {
 	// The caller may have hung up already; the record is still due.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		for _, e := range es {
 			if err := tx.EventAppend(e); err != nil {
 				return err

@@ -11,25 +11,21 @@ import (
 	"github.com/drawbridge/drawbridge/internal/store"
 )
 
-// changeRequest runs change on request id in one transaction and, after
-// commit, wakes the agents of the machines whose state it changed (the
-// topics change appends) and whoever waits on the request. A revocation
-// (a change that only takes access away) commits even while the disk is
-// full (store.DB.TxRevocation).
-func (s *Service) changeRequest(ctx context.Context, id d.RequestID, revocation bool, change func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error) (*d.Request, error) {
+// changeRequest runs change on request id in one transaction (update, or
+// with revocation, a change that only takes access away, updateRevocation:
+// it commits even while the disk is full).
+func (s *Service) changeRequest(ctx context.Context, id d.RequestID, revocation bool, change func(tx *store.Tx, now time.Time, r *d.Request) error) (*d.Request, error) {
 	var out *d.Request
-	var topics []string
-	run := s.db.Tx
+	run := s.update
 	if revocation {
-		run = s.db.TxRevocation
+		run = s.updateRevocation
 	}
-	err := run(ctx, func(tx *store.Tx) error {
-		topics = nil
+	err := run(ctx, func(tx *store.Tx, now time.Time) error {
 		r, err := tx.Request(id)
 		if err != nil {
 			return err
 		}
-		if err := change(tx, s.now(), r, &topics); err != nil {
+		if err := change(tx, now, r); err != nil {
 			return err
 		}
 		out = r
@@ -38,21 +34,18 @@ func (s *Service) changeRequest(ctx context.Context, id d.RequestID, revocation 
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(append(topics, requestTopic(string(id)))...)
 	return out, nil
 }
 
 // bumper bumps each machine's state version once per transaction, so all
-// changes to one machine in it share a version, and collects the topics
-// to wake after commit.
+// changes to one machine in it share a version.
 type bumper struct {
 	tx       *store.Tx
 	versions map[d.MachineID]int64
-	topics   *[]string
 }
 
-func newBumper(tx *store.Tx, topics *[]string) *bumper {
-	return &bumper{tx: tx, versions: map[d.MachineID]int64{}, topics: topics}
+func newBumper(tx *store.Tx) *bumper {
+	return &bumper{tx: tx, versions: map[d.MachineID]int64{}}
 }
 
 // version returns the machine's new state version, bumping it the first time.
@@ -65,7 +58,6 @@ func (b *bumper) version(m d.MachineID) (int64, error) {
 		return 0, err
 	}
 	b.versions[m] = v
-	*b.topics = append(*b.topics, machineTopic(string(m)))
 	return v, nil
 }
 
@@ -235,7 +227,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 	if err := d.CheckText("reason", in.Reason, d.MaxReason); err != nil {
 		return nil, err
 	}
-	return s.changeRequest(ctx, id, true, func(tx *store.Tx, now time.Time, r *d.Request, topics *[]string) error {
+	return s.changeRequest(ctx, id, true, func(tx *store.Tx, now time.Time, r *d.Request) error {
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
@@ -260,7 +252,7 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 		case reason == "":
 			reason = "revoked by " + a.Name
 		}
-		changed, err := s.endTargets(tx, now, a, r, action, reason, in.Terminate, topics)
+		changed, err := s.endTargets(tx, now, a, r, action, reason, in.Terminate)
 		if err != nil {
 			return err
 		}
@@ -278,9 +270,9 @@ func (s *Service) end(ctx context.Context, a d.Actor, id d.RequestID, in d.Revok
 // endTargets ends r's open targets in tx (recording as expired those whose
 // time is up anyway), saves r and audits action by a; it returns how many
 // targets it ended, and writes nothing when that is none.
-func (s *Service) endTargets(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, action, reason string, terminate bool, topics *[]string) (int, error) {
+func (s *Service) endTargets(tx *store.Tx, now time.Time, a d.Actor, r *d.Request, action, reason string, terminate bool) (int, error) {
 	r.ExtendBy = 0 // a pending extension ends with the access
-	bump := newBumper(tx, topics)
+	bump := newBumper(tx)
 	changed := 0
 	usage := map[d.TargetID]string{}
 	for i := range r.Targets {
@@ -323,7 +315,7 @@ func (s *Service) endTargets(tx *store.Tx, now time.Time, a d.Actor, r *d.Reques
 // endRequestsOf revokes, in tx, every open request made by subject (a
 // token or a signed-in user whose access was taken away), recording reason,
 // and returns their IDs. With revoke false it only lists them.
-func (s *Service) endRequestsOf(tx *store.Tx, now time.Time, a d.Actor, subject, reason string, revoke bool, topics *[]string) ([]d.RequestID, error) {
+func (s *Service) endRequestsOf(tx *store.Tx, now time.Time, a d.Actor, subject, reason string, revoke bool) ([]d.RequestID, error) {
 	out := []d.RequestID{}
 	f := store.RequestFilter{Requester: subject, Open: true, Limit: store.MaxLimit}
 	for {
@@ -337,14 +329,13 @@ func (s *Service) endRequestsOf(tx *store.Tx, now time.Time, a d.Actor, subject,
 				out = append(out, r.ID)
 				continue
 			}
-			n, err := s.endTargets(tx, now, a, r, d.EvRequestRevoked, reason, false, topics)
+			n, err := s.endTargets(tx, now, a, r, d.EvRequestRevoked, reason, false)
 			if err != nil {
 				return nil, err
 			}
 			if n > 0 {
 				out = append(out, r.ID)
 			}
-			*topics = append(*topics, requestTopic(string(r.ID)))
 		}
 		if len(rs) < store.MaxLimit {
 			return out, nil
@@ -635,10 +626,7 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 		return nil, forbidden(a, d.ActRequestsInitiate)
 	}
 	var out *d.Request
-	var topics []string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		topics = nil
-		now := s.now()
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		pl, err := s.planRequest(tx, a, in, now)
 		if err != nil {
 			return err
@@ -661,7 +649,6 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 				if version, err = tx.MachineBumpVersion(pm.m.ID); err != nil {
 					return err
 				}
-				topics = append(topics, machineTopic(string(pm.m.ID)))
 			}
 			for k, spec := range pm.specs {
 				t := d.Target{
@@ -692,7 +679,6 @@ func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInpu
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(topics...)
 	return out, nil
 }
 

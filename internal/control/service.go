@@ -122,7 +122,7 @@ func (s *Service) audit(tx *store.Tx, now time.Time, a d.Actor, action, target, 
 // returned: failing to record a refusal must not change the refusal.
 func (s *Service) AuditFailure(ctx context.Context, a d.Actor, action, target string, cause error) {
 	e := event(s.now(), a, action, target, d.ResultFailure, publicMessage(cause), "", nil)
-	if err := s.db.Tx(ctx, func(tx *store.Tx) error { return tx.EventAppend(e) }); err != nil {
+	if err := s.update(ctx, func(tx *store.Tx, _ time.Time) error { return tx.EventAppend(e) }); err != nil {
 		s.log.Error("audit failure event", "action", action, "err", err)
 	}
 }

@@ -33,7 +33,7 @@ func (s *Service) SessionCreate(ctx context.Context, ident d.Identity, source st
 	t := &d.Token{ID: id, Kind: d.TokenSession, Name: "session " + ident.User, User: ident.User, Groups: ident.Groups,
 		Hash: hash, CreatedAt: now, CreatedBy: actor.Subject(), ExpiresAt: now.Add(ttl)}
 	var unknown bool
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		grants, err := roleGrantsOf(tx, actor.Subjects())
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func (s *Service) SessionEnd(ctx context.Context, secret string, a d.Actor) erro
 	if !ok {
 		return unauth
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		t, err := tx.Token(d.TokenID(id))
 		if d.ErrorKind(err) == d.NotFound {
 			d.SecretMatches(sec, make([]byte, 32)) // same work as a hit
@@ -76,7 +76,6 @@ func (s *Service) SessionEnd(ctx context.Context, secret string, a d.Actor) erro
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		if !d.SecretMatches(sec, t.Hash) || !t.Usable(now) {
 			return unauth
 		}

@@ -18,12 +18,11 @@ var tokenNameRE = regexp.MustCompile(`^[\pL\pN][\pL\pN ._@-]{0,63}$`)
 // returns "" when tokens already exist.
 func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	var full string
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		ts, err := tx.Tokens()
 		if err != nil || len(ts) > 0 {
 			return err
 		}
-		now := s.now()
 		id := d.NewTokenID()
 		var hash []byte
 		full, hash = d.NewSecret(string(id))
@@ -126,7 +125,7 @@ func (s *Service) TokenCreate(ctx context.Context, a d.Actor, in d.TokenInput) (
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		scope, err := resolveScope(tx, in.Scope)
 		if err != nil {
 			return err
@@ -195,10 +194,7 @@ func (s *Service) TokenRevoke(ctx context.Context, a d.Actor, id d.TokenID, revo
 // the subject's open requests, and audits action on target.
 func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *store.Tx, now time.Time) (string, error), action, target, reason string, revokeGrants bool) (*d.Revoked, error) {
 	var out *d.Revoked
-	var topics []string
-	err := s.db.TxRevocation(ctx, func(tx *store.Tx) error {
-		topics = nil
-		now := s.now()
+	err := s.updateRevocation(ctx, func(tx *store.Tx, now time.Time) error {
 		subject, err := take(tx, now)
 		if err != nil {
 			return err
@@ -209,7 +205,7 @@ func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *sto
 				return d.FieldErrorf("revoke_grants", "Drawbridge does not know who is in %s: end each person's requests instead", subject)
 			}
 		} else {
-			ids, err := s.endRequestsOf(tx, now, a, subject, reason, revokeGrants, &topics)
+			ids, err := s.endRequestsOf(tx, now, a, subject, reason, revokeGrants)
 			if err != nil {
 				return err
 			}
@@ -224,7 +220,6 @@ func (s *Service) revokeAccess(ctx context.Context, a d.Actor, take func(tx *sto
 	if err != nil {
 		return nil, err
 	}
-	s.hub.Publish(topics...)
 	return out, nil
 }
 

@@ -26,8 +26,7 @@ func (s *Service) ReportUsage(ctx context.Context, agent d.Actor, in d.UsageInpu
 	for i, t := range in.Targets {
 		ids[i] = t.Target
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.now()
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		owners, err := tx.TargetMachines(ids)
 		if err != nil {
 			return err
@@ -87,7 +86,6 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			out.topics = append(out.topics, machineTopic(string(p.MachineID)))
 			reqs := map[d.RequestID]bool{}
 			for _, k := range idle {
 				t := &ts[k]
@@ -108,11 +106,9 @@ func (s *Service) CloseIdle(ctx context.Context) (int, error) {
 				reqs[t.RequestID] = true
 				out.n++
 			}
-			more, err := refreshRequests(tx, reqs)
-			if err != nil {
+			if err := refreshRequests(tx, reqs); err != nil {
 				return err
 			}
-			out.topics = append(out.topics, more...)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 	"github.com/drawbridge/drawbridge/internal/store"
@@ -28,7 +29,7 @@ func (s *Service) WebhookCreate(ctx context.Context, a d.Actor, in d.WebhookInpu
 		w.Secret = d.NewWebhookSecret()
 	}
 	w.ID, w.CreatedAt, w.CreatedBy = d.NewWebhookID(), s.now(), a.Subject()
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.update(ctx, func(tx *store.Tx, _ time.Time) error {
 		if err := tx.WebhookCreate(&w); err != nil {
 			return err
 		}
@@ -83,11 +84,11 @@ func (s *Service) WebhookDelete(ctx context.Context, a d.Actor, id d.WebhookID) 
 	if err := webhookID(id); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *store.Tx) error {
+	return s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		if err := tx.WebhookDelete(id); err != nil {
 			return err
 		}
-		return s.audit(tx, s.now(), a, d.EvWebhookDeleted, string(id), "", "", nil)
+		return s.audit(tx, now, a, d.EvWebhookDeleted, string(id), "", "", nil)
 	})
 }
 
@@ -102,11 +103,10 @@ func (s *Service) WebhookTest(ctx context.Context, a d.Actor, id d.WebhookID) (*
 		return nil, err
 	}
 	var v *d.Delivery
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		if _, err := tx.Webhook(id); err != nil {
 			return err
 		}
-		now := s.now()
 		n := d.Notification{Kind: d.NotifyTest, Time: now, Actor: a.Subject(), ActorName: a.Name, Reason: "test requested by " + a.Name}
 		var err error
 		if v, err = d.NewDelivery(id, n, now); err != nil {
@@ -183,7 +183,7 @@ func (s *Service) DeliveryRetry(ctx context.Context, a d.Actor, id d.DeliveryID)
 		return nil, d.FieldErrorf("id", "malformed delivery ID %s", d.Excerpt(string(id)))
 	}
 	var v *d.Delivery
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
 		var err error
 		if v, err = tx.Delivery(id); err != nil {
 			return err
@@ -191,7 +191,6 @@ func (s *Service) DeliveryRetry(ctx context.Context, a d.Actor, id d.DeliveryID)
 		if v.Status != d.DeliveryDead {
 			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("delivery %s is %s; only dead deliveries are retried", id, v.Status)}
 		}
-		now := s.now()
 		v.Status, v.Attempts, v.NextAttempt = d.DeliveryPending, 0, now
 		if err := tx.DeliveryUpdate(v); err != nil {
 			return err

@@ -32,6 +32,11 @@
 //     still commit, while other writes are refused up front and keep the
 //     freed space for them. Once the disk has room again the reserve is
 //     written back and writes resume.
+//   - A Tx records what its writes changed that someone may wait for
+//     (Tx.Changed, changes.go): machines whose state version it bumped,
+//     requests whose row, targets or approvals it wrote. The record belongs
+//     to one attempt, so a retried transaction starts afresh; package
+//     control wakes exactly those after a successful commit.
 package store
 
 import (
@@ -517,6 +522,7 @@ type Tx struct {
 	ctx     context.Context
 	tx      *sql.Tx
 	dialect string
+	changed changed // what its writes changed (Changed)
 }
 
 // bind rewrites the ? placeholders of q as $1, $2, … for PostgreSQL.

@@ -118,6 +118,7 @@ func (tx *Tx) MachineBumpVersion(id d.MachineID) (int64, error) {
 	if err != nil {
 		return 0, rowErr("bump machine version", err, notFound("machine %s not found", id))
 	}
+	tx.noteMachine(id)
 	return v, nil
 }
 

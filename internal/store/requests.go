@@ -77,6 +77,7 @@ func (tx *Tx) RequestCreate(r *d.Request) error {
 			return classify("create request target", err, fmt.Sprintf("target %s already exists", t.ID))
 		}
 	}
+	tx.noteRequest(r.ID)
 	return nil
 }
 
@@ -289,7 +290,11 @@ func scanApproval(s scanner) (d.Approval, error) {
 func (tx *Tx) ApprovalAppend(id d.RequestID, a d.Approval) error {
 	_, err := tx.exec(`INSERT INTO approvals (request_id, `+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(id), a.Approver, a.ApproverName, a.Kind, a.Level, a.Decision, a.Reason, micros(a.Time), a.ApproverPerson)
-	return classify("append approval", err, "")
+	if err != nil {
+		return classify("append approval", err, "")
+	}
+	tx.noteRequest(id)
+	return nil
 }
 
 // RequestsPendingDue returns the IDs of requests still pending whose
@@ -311,7 +316,11 @@ func (tx *Tx) RequestUpdate(r *d.Request) error {
 	if err != nil {
 		return classify("update request", err, "")
 	}
-	return affected("update request", res, notFound("request %s not found", r.ID))
+	if err := affected("update request", res, notFound("request %s not found", r.ID)); err != nil {
+		return err
+	}
+	tx.noteRequest(r.ID)
+	return nil
 }
 
 // TargetUpdate saves a target's status, reason, end, version, applied time,
@@ -323,7 +332,11 @@ func (tx *Tx) TargetUpdate(t *d.Target) error {
 	if err != nil {
 		return classify("update target", err, "")
 	}
-	return affected("update target", res, notFound("target %s not found", t.ID))
+	if err := affected("update target", res, notFound("target %s not found", t.ID)); err != nil {
+		return err
+	}
+	tx.noteRequest(t.RequestID)
+	return nil
 }
 
 // TargetsByMachine returns the targets on a machine whose status is one of

@@ -91,6 +91,7 @@ func testContract(t *testing.T, newDB database) {
 	t.Run("JoinTokenUseConcurrent", func(t *testing.T) { testJoinTokenConcurrent(t, fresh(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, fresh(t)) })
 	t.Run("Rollback", func(t *testing.T) { testRollback(t, fresh(t)) })
+	t.Run("Changed", func(t *testing.T) { testChanged(t, fresh(t)) })
 	t.Run("ReadOnly", func(t *testing.T) { testReadOnly(t, fresh(t)) })
 }
 
