@@ -357,7 +357,7 @@ func MayDecide(a Actor, r *Request, ms []*Machine, deleted bool, now time.Time) 
 	switch {
 	case r.Status == StatusPending:
 		kind = ApprovalForRequest
-	case r.ExtendBy > 0 && (r.Status == StatusApplying || r.Status == StatusActive):
+	case r.ExtendBy > 0 && r.Status.Granted():
 		// An extension counts only while its access is still open.
 		kind = ApprovalForExtension
 	default:

@@ -30,7 +30,7 @@ func CheckExtension(a Actor, r *Request, by Duration, ms []*Machine, deleted boo
 	}
 	open := 0
 	for _, t := range r.Targets {
-		if (t.Status == StatusApplying || t.Status == StatusActive) && now.Before(t.End) {
+		if t.Granted(now) {
 			open++
 		}
 	}
@@ -56,7 +56,7 @@ func CheckExtension(a Actor, r *Request, by Duration, ms []*Machine, deleted boo
 func ExtensionFits(r *Request, by Duration, policies map[MachineID]*Policy, serverCap time.Duration) error {
 	newEnd := r.End.Add(by.Std())
 	for i, t := range r.Targets {
-		if t.Status != StatusApplying && t.Status != StatusActive {
+		if !t.Status.Granted() {
 			continue
 		}
 		p, ok := policies[t.MachineID]

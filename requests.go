@@ -3,6 +3,7 @@ package drawbridge
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -24,9 +25,29 @@ const (
 	StatusFailed   Status = "failed"   // the enforcer could not apply it
 )
 
-// Open reports whether the status can still let traffic in (now or later).
+// Named sets of statuses: the state machine's groups, stated once here and
+// passed to the store's queries as parameters. Do not modify them.
+var (
+	// OpenStatuses can still let traffic in, now or later (Status.Open).
+	OpenStatuses = []Status{StatusPending, StatusApproved, StatusApplying, StatusActive}
+	// GrantedStatuses are a grant's: sent to the agent or confirmed in the
+	// kernel (Status.Granted); until its end (Target.Granted).
+	GrantedStatuses = []Status{StatusApplying, StatusActive}
+	// WaitingStatuses are open but not granted yet: waiting for approval,
+	// or approved and not yet sent.
+	WaitingStatuses = []Status{StatusPending, StatusApproved}
+)
+
+// Open reports whether the status can still let traffic in (now or later):
+// one of OpenStatuses.
 func (s Status) Open() bool {
-	return s == StatusPending || s == StatusApproved || s == StatusApplying || s == StatusActive
+	return slices.Contains(OpenStatuses, s)
+}
+
+// Granted reports whether the status is a grant's (applying or active):
+// one of GrantedStatuses.
+func (s Status) Granted() bool {
+	return slices.Contains(GrantedStatuses, s)
 }
 
 // Request is an access request: one requester, one justification, one
@@ -119,10 +140,16 @@ func AggregateStatus(ts []Target) Status {
 	return StatusFailed
 }
 
+// Granted reports whether the target is a grant at now: applying or
+// active, before its end.
+func (t *Target) Granted(now time.Time) bool {
+	return t.Status.Granted() && now.Before(t.End)
+}
+
 // Expire marks the target expired if it is applying or active and its end
 // time has come. It reports whether anything changed.
 func (t *Target) Expire(now time.Time) bool {
-	if (t.Status == StatusApplying || t.Status == StatusActive) && !now.Before(t.End) {
+	if t.Status.Granted() && !now.Before(t.End) {
 		t.Status, t.Reason = StatusExpired, "end time reached"
 		return true
 	}

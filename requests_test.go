@@ -2,6 +2,7 @@ package drawbridge_test
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -379,5 +380,44 @@ func TestPlanRequest(t *testing.T) {
 				t.Errorf("PlanRequest mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestStatusSets(t *testing.T) {
+	all := []d.Status{d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive, d.StatusExpired, d.StatusRevoked, d.StatusDenied, d.StatusFailed}
+	for _, s := range all {
+		waiting, granted := slices.Contains(d.WaitingStatuses, s), slices.Contains(d.GrantedStatuses, s)
+		if s.Open() != slices.Contains(d.OpenStatuses, s) {
+			t.Errorf("%s: Open = %v, but in OpenStatuses = %v", s, s.Open(), !s.Open())
+		}
+		if s.Granted() != granted {
+			t.Errorf("%s: Granted = %v, but in GrantedStatuses = %v", s, s.Granted(), granted)
+		}
+		if s.Open() != (waiting || granted) || (waiting && granted) {
+			t.Errorf("%s: open %v, waiting %v, granted %v: want open = waiting or granted, never both", s, s.Open(), waiting, granted)
+		}
+	}
+}
+
+func TestTargetGranted(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		status d.Status
+		end    time.Time
+		want   bool
+	}{
+		{"active before its end", d.StatusActive, now.Add(time.Second), true},
+		{"applying before its end", d.StatusApplying, now.Add(time.Second), true},
+		{"active at its end", d.StatusActive, now, false},
+		{"pending", d.StatusPending, now.Add(time.Hour), false},
+		{"approved", d.StatusApproved, now.Add(time.Hour), false},
+		{"revoked", d.StatusRevoked, now.Add(time.Hour), false},
+	}
+	for _, tt := range tests {
+		tg := d.Target{Status: tt.status, End: tt.end}
+		if got := tg.Granted(now); got != tt.want {
+			t.Errorf("%s: Granted = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

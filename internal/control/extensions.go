@@ -90,7 +90,7 @@ func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request
 	bump := newBumper(tx, topics)
 	for i := range r.Targets {
 		t := &r.Targets[i]
-		if (t.Status != d.StatusApplying && t.Status != d.StatusActive) || !now.Before(t.End) {
+		if !t.Granted(now) {
 			continue
 		}
 		v, err := bump.version(t.MachineID)

@@ -189,7 +189,7 @@ func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.P
 // revokeUncovered revokes open targets on m that policy p no longer covers
 // (d.Uncovered).
 func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.Machine, p *d.Policy, version int64) error {
-	ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+	ts, err := tx.TargetsByMachine(m.ID, d.OpenStatuses...)
 	if err != nil {
 		return err
 	}
