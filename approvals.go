@@ -346,10 +346,14 @@ type DecisionInput struct {
 // returns the kind of decision (ApprovalForRequest or ApprovalForExtension)
 // and the level it counts for, or a Conflict (nothing waits for a decision
 // from a) or Forbidden (a may not make it). The caller checks first that a
-// may see r.
+// may see r (and may check a.AllowedSomewhere(ActRequestsApprove) before
+// loading anything, to fail early with the same error).
 func MayDecide(a Actor, r *Request, ms []*Machine, deleted bool, now time.Time) (kind string, level int, err error) {
 	refuse := func(k Kind, format string, args ...any) *Error {
 		return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+	}
+	if !a.AllowedSomewhere(ActRequestsApprove) {
+		return "", 0, mayNot(a, ActRequestsApprove)
 	}
 	if r.Status == StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
 		return "", 0, refuse(Conflict, "request %s was not approved in time; it expired at %s", r.ID, r.PendingUntil.UTC().Format(time.RFC3339))

@@ -130,6 +130,8 @@ func TestMayDecide(t *testing.T) {
 		{"second level, listed approver", bob, pending(byAnn), []*d.Machine{dev}, false, d.ApprovalForRequest, 1, ""},
 		{"second level, not listed", devOnly, pending(byAnn), []*d.Machine{dev}, false, "", 0, d.Forbidden},
 		{"an extension", ann, extending, []*d.Machine{dev}, false, d.ApprovalForExtension, 0, ""},
+		{"may not approve anywhere", d.Actor{Kind: d.ActorToken, ID: "tok_read00000", RoleGrants: []d.RoleGrant{{Role: d.RoleReader, Actions: d.RoleReader.Actions(), Scope: d.ScopeAll}}},
+			pending(), []*d.Machine{dev}, false, "", 0, d.Forbidden},
 		{"not approved in time", ann, late, []*d.Machine{dev}, false, "", 0, d.Conflict},
 		{"nothing waits", ann, &active, []*d.Machine{dev}, false, "", 0, d.Conflict},
 		{"self-approval by the requester's person", approver("tok_rita00000", "user:rita", d.ScopeAll), pending(), []*d.Machine{dev}, false, "", 0, d.Forbidden},

@@ -170,6 +170,11 @@ func Authorize(a Actor, act Action, m *Machine, ref string) error {
 	return &Error{Kind: Forbidden, Message: fmt.Sprintf("%s may not %s on machine %s", a.Name, act, m.Name)}
 }
 
+// mayNot is the Forbidden error for an actor that may not act anywhere.
+func mayNot(a Actor, act Action) error {
+	return &Error{Kind: Forbidden, Message: fmt.Sprintf("%s (role %s) may not %s", a.Name, a.Role, act)}
+}
+
 // unknownMachine is the NotFound error for a machine reference that names
 // nothing, worded as the store words it.
 func unknownMachine(ref string) error {

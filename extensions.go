@@ -26,7 +26,7 @@ func CheckExtension(a Actor, r *Request, by Duration, ms []*Machine, deleted boo
 		return false, &Error{Kind: Forbidden, Message: "only the requester can extend a request"}
 	}
 	if deleted || slices.ContainsFunc(ms, func(m *Machine) bool { return !a.Allowed(ActRequestsInitiate, m) }) {
-		return false, &Error{Kind: Forbidden, Message: fmt.Sprintf("%s (role %s) may not %s", a.Name, a.Role, ActRequestsInitiate)}
+		return false, mayNot(a, ActRequestsInitiate)
 	}
 	open := 0
 	for _, t := range r.Targets {

@@ -376,11 +376,16 @@ type PlannedMachine struct {
 // PlanRequest decides whether a may create request in: a may initiate on
 // every machine, each machine's effective policy is enabled and covers
 // every port and source, the duration fits every rule, the justification
-// and limits of every policy hold. ms holds what the caller loaded for
+// and limits of every policy hold. It is the one place that authorizes
+// creating a request (control checks a.AllowedSomewhere before loading
+// anything only to fail early, with the same error). ms holds what the caller loaded for
 // in.Targets, at the same index. It returns the targets, the duration, the
 // approval needed and, from now, the status and times the request starts
 // with. Errors name the field (Invalid, Forbidden, NotFound, Conflict).
 func PlanRequest(a Actor, in RequestInput, ms []PlanMachine, cfg PlanConfig, now time.Time) (*Plan, error) {
+	if !a.AllowedSomewhere(ActRequestsInitiate) {
+		return nil, mayNot(a, ActRequestsInitiate)
+	}
 	if len(in.Targets) == 0 {
 		return nil, FieldErrorf("targets", "at least one machine is required")
 	}

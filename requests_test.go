@@ -339,6 +339,8 @@ func TestPlanRequest(t *testing.T) {
 		{"manual on any machine makes it pending", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22), on(db, 22)}}, []d.PlanMachine{loaded(web, auto), loaded(db, manual)}, "", "",
 			d.Plan{Status: d.StatusPending, Duration: dur(time.Hour), PendingUntil: now.Add(time.Hour), Approval: d.CombineApproval([]d.ApprovalRule{auto.Approval, manual.Approval})}},
 		{"no targets", requester, d.RequestInput{}, nil, d.Invalid, "targets", d.Plan{}},
+		{"may not ask anywhere", d.Actor{Kind: d.ActorToken, ID: "tok_read00000", RoleGrants: []d.RoleGrant{{Role: d.RoleReader, Actions: d.RoleReader.Actions(), Scope: d.ScopeAll}}},
+			d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, auto)}, d.Forbidden, "", d.Plan{}},
 		{"no ports", requester, d.RequestInput{Targets: []d.MachineTargets{on(web)}}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports", d.Plan{}},
 		{"unknown machine, in input order", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22), {Machine: "gone", Ports: []d.PortTarget{{Port: 22}}}}},
 			[]d.PlanMachine{loaded(web, auto), {Err: d.Errorf(d.NotFound, "machine gone not found")}}, d.NotFound, "targets[1].machine", d.Plan{}},

@@ -14,7 +14,7 @@ import (
 // quorum reached) the access window starts and the grants go to the agents;
 // for an extension the end time moves. Needs requests/approve on every
 // machine of the request, a match for the current level's approvers, and not
-// to be the requester (no self-approval).
+// to be the requester (no self-approval): d.MayDecide decides.
 func (s *Service) Approve(ctx context.Context, a d.Actor, id d.RequestID, in d.DecisionInput) (*d.Request, error) {
 	return s.decide(ctx, a, id, d.DecisionApprove, in.Reason)
 }

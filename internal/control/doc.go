@@ -1,8 +1,9 @@
 // Package control holds Drawbridge's use cases. Each exported method of
-// Service is one use case: it authorizes the actor at the call site, checks
-// input against policy with the pure rules of package drawbridge, changes
-// values, saves them and appends the audit event, all in one transaction;
-// then it wakes whoever waits for the change (agents' long-polls, --wait).
+// Service is one use case: in one transaction it loads values, asks a pure
+// decision of package drawbridge (d.PlanRequest, d.MayDecide,
+// d.CheckExtension, d.Uncovered, d.Authorize, passing now), writes what the
+// decision returns and appends the audit event; then it wakes whoever
+// waits for the change (agents' long-polls, --wait).
 //
 // Errors are *drawbridge.Error with a Kind (Invalid, Forbidden, NotFound,
 // Conflict, Unavailable) or wrapped internal errors.
@@ -16,6 +17,8 @@
 // bindings.go (role bindings and custom roles), audit.go (events,
 // verification, retention), refusals.go (audited refusals), webhooks.go,
 // agents.go (enroll, desired state, ack), usage.go, sessions.go (OIDC
-// sessions) and authz.go (the authorization helpers). service.go and hub.go
-// are the plumbing: the Service, its audit helper and the wake-up hub.
+// sessions) and authz.go (loading helpers for the vocabulary's
+// authorization: visibility of a request, the machines where an actor may
+// act). service.go and hub.go are the plumbing: the Service, its audit
+// helper and the wake-up hub.
 package control

@@ -507,7 +507,8 @@ func checkSupported(tx *store.Tx, r *d.Request, doing string) error {
 // starts now and the grants go to the agents at once; with manual approval
 // the request waits (pending) and the window starts at the final approval.
 // Nothing is recorded when any target fails (the error names the field).
-// Needs requests/initiate on every machine.
+// Needs requests/initiate on every machine; d.PlanRequest decides (the check
+// before the transaction is its first, made early).
 func (s *Service) RequestCreate(ctx context.Context, a d.Actor, in d.RequestInput) (*d.Request, error) {
 	if !a.AllowedSomewhere(d.ActRequestsInitiate) {
 		return nil, forbidden(a, d.ActRequestsInitiate)
