@@ -378,10 +378,13 @@ type PlannedMachine struct {
 // every port and source, the duration fits every rule, the justification
 // and limits of every policy hold. It is the one place that authorizes
 // creating a request (control checks a.AllowedSomewhere before loading
-// anything only to fail early, with the same error). ms holds what the caller loaded for
-// in.Targets, at the same index. It returns the targets, the duration, the
-// approval needed and, from now, the status and times the request starts
-// with. Errors name the field (Invalid, Forbidden, NotFound, Conflict).
+// anything only to fail early, with the same error). ms holds what the
+// caller loaded for in.Targets, at the same index; it may stop after
+// MaxTargets+1 entries, as PlanRequest refuses a request before reading
+// further (every target has a port, and MaxTargets ports is the most). It
+// returns the targets, the duration, the approval needed and, from now, the
+// status and times the request starts with. Errors name the field
+// (Invalid, Forbidden, NotFound, Conflict).
 func PlanRequest(a Actor, in RequestInput, ms []PlanMachine, cfg PlanConfig, now time.Time) (*Plan, error) {
 	if !a.AllowedSomewhere(ActRequestsInitiate) {
 		return nil, mayNot(a, ActRequestsInitiate)

@@ -1,6 +1,7 @@
 package drawbridge_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -422,4 +423,24 @@ func TestTargetGranted(t *testing.T) {
 			t.Errorf("%s: Granted = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// PlanRequest refuses more than MaxTargets ports before it reads past
+// MaxTargets+1 loaded machines, so the caller loads no more than that.
+func TestPlanRequestReadsAtMostMaxTargetsPlusOne(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := &d.Policy{Enabled: true, Rules: []d.PortRule{{Port: 22, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: dur(time.Hour)}}}
+	a := d.Actor{Kind: d.ActorToken, ID: "tok_req000000", Source: netip.MustParseAddr("10.1.2.3"),
+		RoleGrants: []d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}}
+	var in d.RequestInput
+	var ms []d.PlanMachine
+	for i := range d.MaxTargets + 50 {
+		m := &d.Machine{ID: d.MachineID(fmt.Sprintf("mch_%020d", i)), Name: fmt.Sprintf("m%d", i)}
+		in.Targets = append(in.Targets, d.MachineTargets{Machine: m.Name, Ports: []d.PortTarget{{Port: 22}}})
+		if i <= d.MaxTargets {
+			ms = append(ms, d.PlanMachine{Machine: m, Policy: p})
+		}
+	}
+	_, err := d.PlanRequest(a, in, ms, d.PlanConfig{ServerCap: 24 * time.Hour, DefaultDuration: time.Hour}, now)
+	checkError(t, err, d.Invalid, "targets")
 }

@@ -462,8 +462,10 @@ func requestMachines(tx *store.Tx, r *d.Request) (ms []*d.Machine, deleted bool,
 // person holds on it where a policy limits them) and returns its plan.
 // Nothing is written.
 func (s *Service) planRequest(tx *store.Tx, a d.Actor, in d.RequestInput, now time.Time) (*d.Plan, error) {
-	ms := make([]d.PlanMachine, len(in.Targets))
-	for i, mt := range in.Targets {
+	// d.PlanRequest reads at most d.MaxTargets+1 of them: load no more, so
+	// a long list costs no more queries than a refused one.
+	ms := make([]d.PlanMachine, min(len(in.Targets), d.MaxTargets+1))
+	for i, mt := range in.Targets[:len(ms)] {
 		m, err := machineRef(tx, mt.Machine)
 		if k := d.ErrorKind(err); k == d.NotFound || k == d.Invalid {
 			ms[i].Err = err // PlanRequest reports it in input order
