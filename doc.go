@@ -15,7 +15,8 @@
 // extended by this much), Uncovered (which open targets a policy no longer
 // covers) and Authorize (may an actor act on one machine). The state
 // machine's groups are named once (OpenStatuses, GrantedStatuses,
-// WaitingStatuses, Target.Granted) and the store's queries receive them.
+// WaitingStatuses, ApprovedStatuses, Target.Granted) and the store's
+// queries receive them.
 //
 // Files are named by resource, as in the adapter layers (requests.go,
 // approvals.go, extensions.go, machines.go, policies.go, tokens.go,

@@ -36,6 +36,9 @@ var (
 	// WaitingStatuses are open but not granted yet: waiting for approval,
 	// or approved and not yet sent.
 	WaitingStatuses = []Status{StatusPending, StatusApproved}
+	// ApprovedStatuses are the request statuses counted as approved (a
+	// machine's access summary): approved, granted, or ended after.
+	ApprovedStatuses = []Status{StatusApproved, StatusApplying, StatusActive, StatusExpired, StatusRevoked}
 )
 
 // Open reports whether the status can still let traffic in (now or later):
