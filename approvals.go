@@ -335,3 +335,68 @@ func NormalizeLimits(l Limits) (Limits, error) {
 type DecisionInput struct {
 	Reason string `json:"reason,omitempty"` // required to deny
 }
+
+// MayDecide decides whether actor a may approve or deny r now, given the
+// machines of r's targets that still exist (ms) and whether any was deleted
+// since. It is the one place that authorizes a decision: r still waits for
+// one (a pending request in time, or an open request's pending extension),
+// a is not the requester's person (no self-approval), a may approve on
+// every machine of r, a has not decided in this round already, and a
+// matches the approver lists of the level now collecting approvals. It
+// returns the kind of decision (ApprovalForRequest or ApprovalForExtension)
+// and the level it counts for, or a Conflict (nothing waits for a decision
+// from a) or Forbidden (a may not make it). The caller checks first that a
+// may see r (and may check a.AllowedSomewhere(ActRequestsApprove) before
+// loading anything, to fail early with the same error).
+func MayDecide(a Actor, r *Request, ms []*Machine, deleted bool, now time.Time) (kind string, level int, err error) {
+	refuse := func(k Kind, format string, args ...any) *Error {
+		return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+	}
+	if !a.AllowedSomewhere(ActRequestsApprove) {
+		return "", 0, mayNot(a, ActRequestsApprove)
+	}
+	if r.Status == StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
+		return "", 0, refuse(Conflict, "request %s was not approved in time; it expired at %s", r.ID, r.PendingUntil.UTC().Format(time.RFC3339))
+	}
+	switch {
+	case r.Status == StatusPending:
+		kind = ApprovalForRequest
+	case r.ExtendBy > 0 && r.Status.Granted():
+		// An extension counts only while its access is still open.
+		kind = ApprovalForExtension
+	default:
+		return "", 0, refuse(Conflict, "request %s is %s; nothing waits for approval", r.ID, r.Status)
+	}
+	if r.Requester == a.Subject() || r.Person() == a.Person() {
+		return kind, 0, refuse(Forbidden, "no self-approval: another person must decide (this request was made by %s)", r.Person())
+	}
+	if deleted || slices.ContainsFunc(ms, func(m *Machine) bool { return !a.Allowed(ActRequestsApprove, m) }) {
+		return kind, 0, refuse(Forbidden, "you may not approve requests on every machine of this request")
+	}
+	rule := r.DecisionRule(kind)
+	round := Round(rule, r.Approvals, kind)
+	for _, x := range round {
+		if slices.Contains(a.Subjects(), x.Approver) || x.Person() == a.Person() {
+			// One person is one approver, however many tokens they hold.
+			return kind, 0, refuse(Conflict, "%s has already decided on this request (as %s); a quorum counts distinct people", a.Person(), x.Approver)
+		}
+	}
+	p := Progress(rule, round, kind)
+	if p.Final || p.Level >= len(rule.Levels) {
+		return kind, 0, refuse(Conflict, "already approved")
+	}
+	if !rule.Levels[p.Level].Eligible(a, ms) {
+		return kind, p.Level, refuse(Forbidden, "you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and "))
+	}
+	return kind, p.Level, nil
+}
+
+// DecisionRule is the rule decisions of kind on r follow: an extension of
+// a request created without levels needs one approval.
+func (r *Request) DecisionRule(kind string) ApprovalRule {
+	rule := r.Approval
+	if kind == ApprovalForExtension && len(rule.Levels) == 0 {
+		rule.Levels = []ApprovalLevel{{Quorum: 1}}
+	}
+	return rule
+}

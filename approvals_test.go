@@ -2,6 +2,7 @@ package drawbridge_test
 
 import (
 	"testing"
+	"time"
 
 	d "github.com/drawbridge/drawbridge"
 )
@@ -87,5 +88,74 @@ func TestProgressCountsPersons(t *testing.T) {
 		if p.Final != tt.final || (!tt.final && p.Have != tt.have) {
 			t.Errorf("%s: %+v, want have %d final %v", tt.name, p, tt.have, tt.final)
 		}
+	}
+}
+
+func TestMayDecide(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	dev := &d.Machine{ID: "mch_aaaaaaaaaaaaaaaaaaaa", Labels: map[string]string{"env": "dev"}}
+	prod := &d.Machine{ID: "mch_bbbbbbbbbbbbbbbbbbbb", Labels: map[string]string{"env": "prod"}}
+	approver := func(id, owner string, scope d.Scope) d.Actor {
+		return d.Actor{Kind: d.ActorToken, ID: id, Owner: owner, RoleGrants: []d.RoleGrant{{Role: d.RoleApprover, Actions: d.RoleApprover.Actions(), Scope: scope}}}
+	}
+	ann := approver("tok_ann000000", "user:ann", d.ScopeAll)
+	annToo := approver("tok_ann111111", "user:ann", d.ScopeAll)
+	bob := d.Actor{Kind: d.ActorUser, ID: "bob", RoleGrants: ann.RoleGrants}
+	devOnly := approver("tok_dev000000", "user:dave", "selector:env=dev")
+	two := d.ApprovalRule{Mode: d.ApprovalManual, PendingTTL: dur(time.Hour), Extensions: d.ApprovalManual,
+		Levels: []d.ApprovalLevel{{Quorum: 1}, {Quorum: 1, Approvers: []string{"user:bob"}}}}
+	pending := func(approvals ...d.Approval) *d.Request {
+		return &d.Request{ID: "req_aaaaaaaaaaaaaaaaaaaa", Requester: "token:tok_req000000", RequesterPerson: "user:rita",
+			Status: d.StatusPending, PendingUntil: now.Add(time.Minute), Approval: two, Approvals: approvals}
+	}
+	extending := &d.Request{ID: "req_bbbbbbbbbbbbbbbbbbbb", Requester: "token:tok_req000000", RequesterPerson: "user:rita",
+		Status: d.StatusActive, ExtendBy: dur(time.Hour), Approval: d.ApprovalRule{Mode: d.ApprovalAuto}}
+	late := pending()
+	late.PendingUntil = now
+	active := *extending
+	active.ExtendBy = 0
+	byAnn := d.Approval{Approver: "token:tok_ann000000", ApproverPerson: "user:ann", Kind: d.ApprovalForRequest, Level: 0, Decision: d.DecisionApprove}
+	byBob := d.Approval{Approver: "user:bob", Kind: d.ApprovalForRequest, Level: 1, Decision: d.DecisionApprove}
+	tests := []struct {
+		name      string
+		a         d.Actor
+		r         *d.Request
+		ms        []*d.Machine
+		deleted   bool
+		wantKind  string
+		wantLevel int
+		wantErr   d.Kind // empty: may decide
+	}{
+		{"first level", ann, pending(), []*d.Machine{dev, prod}, false, d.ApprovalForRequest, 0, ""},
+		{"second level, listed approver", bob, pending(byAnn), []*d.Machine{dev}, false, d.ApprovalForRequest, 1, ""},
+		{"second level, not listed", devOnly, pending(byAnn), []*d.Machine{dev}, false, "", 0, d.Forbidden},
+		{"an extension", ann, extending, []*d.Machine{dev}, false, d.ApprovalForExtension, 0, ""},
+		{"may not approve anywhere", d.Actor{Kind: d.ActorToken, ID: "tok_read00000", RoleGrants: []d.RoleGrant{{Role: d.RoleReader, Actions: d.RoleReader.Actions(), Scope: d.ScopeAll}}},
+			pending(), []*d.Machine{dev}, false, "", 0, d.Forbidden},
+		{"not approved in time", ann, late, []*d.Machine{dev}, false, "", 0, d.Conflict},
+		{"nothing waits", ann, &active, []*d.Machine{dev}, false, "", 0, d.Conflict},
+		{"self-approval by the requester's person", approver("tok_rita00000", "user:rita", d.ScopeAll), pending(), []*d.Machine{dev}, false, "", 0, d.Forbidden},
+		{"out of scope on one machine", devOnly, pending(), []*d.Machine{dev, prod}, false, "", 0, d.Forbidden},
+		{"a machine was deleted", ann, pending(), []*d.Machine{dev}, true, "", 0, d.Forbidden},
+		{"same person, another token", annToo, pending(byAnn), []*d.Machine{dev}, false, "", 0, d.Conflict},
+		{"already approved", ann, pending(byAnn, byBob), []*d.Machine{dev}, false, "", 0, d.Conflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind, level, err := d.MayDecide(tt.a, tt.r, tt.ms, tt.deleted, now)
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("MayDecide = %q level %d, want a %s error", kind, level, tt.wantErr)
+				}
+				checkError(t, err, tt.wantErr, "")
+				return
+			}
+			if err != nil {
+				t.Fatalf("MayDecide error: %v", err)
+			}
+			if kind != tt.wantKind || level != tt.wantLevel {
+				t.Errorf("MayDecide = %q level %d, want %q level %d", kind, level, tt.wantKind, tt.wantLevel)
+			}
+		})
 	}
 }

@@ -154,3 +154,32 @@ func (a Actor) AllowedSomewhere(act Action) bool {
 	}
 	return false
 }
+
+// Authorize decides whether a may act on machine m, which the caller named
+// ref. A caller that may not even read the machine gets exactly the
+// NotFound an unknown machine gets (same message, same field: no existence
+// oracle, and no name revealed for an ID); one that may read it but not act
+// gets Forbidden.
+func Authorize(a Actor, act Action, m *Machine, ref string) error {
+	if a.Allowed(act, m) {
+		return nil
+	}
+	if !a.Allowed(ActMachinesRead, m) && !a.Allowed(ActPoliciesRead, m) && !a.Allowed(ActRequestsInitiate, m) {
+		return unknownMachine(ref)
+	}
+	return &Error{Kind: Forbidden, Message: fmt.Sprintf("%s may not %s on machine %s", a.Name, act, m.Name)}
+}
+
+// mayNot is the Forbidden error for an actor that may not act anywhere.
+func mayNot(a Actor, act Action) error {
+	return &Error{Kind: Forbidden, Message: fmt.Sprintf("%s (role %s) may not %s", a.Name, a.Role, act)}
+}
+
+// unknownMachine is the NotFound error for a machine reference that names
+// nothing, worded as the store words it.
+func unknownMachine(ref string) error {
+	if ValidID(ref, MachinePrefix) {
+		return Errorf(NotFound, "machine %s not found", ref)
+	}
+	return Errorf(NotFound, "machine %s not found", Excerpt(ref))
+}

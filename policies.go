@@ -374,3 +374,39 @@ type RuleInput struct {
 	MaxDuration    string   `json:"max_duration,omitempty"`    // default 3h (capped by the server)
 	IdleTimeout    string   `json:"idle_timeout,omitempty"`    // revoke a grant with no traffic this long; default none
 }
+
+// UncoveredTarget is an open target that a policy no longer covers: its
+// index in the targets given to Uncovered, and why, as recorded when it is
+// revoked.
+type UncoveredTarget struct {
+	Index  int
+	Reason string
+}
+
+// Uncovered decides which of the open targets ts (on one machine) policy p
+// no longer covers: all when p is disabled, else those whose port left p or
+// whose source p no longer allows. Used when a policy is set, deleted or
+// disabled; the caller revokes what it returns.
+func Uncovered(p *Policy, ts []Target) []UncoveredTarget {
+	var out []UncoveredTarget
+	for i := range ts {
+		t := &ts[i]
+		if !t.Status.Open() {
+			continue
+		}
+		reason := ""
+		r, ok := p.Rule(t.Port, t.Protocol)
+		switch {
+		case !p.Enabled:
+			reason = "JIT policy disabled"
+		case !ok:
+			reason = fmt.Sprintf("port %d/%s removed from the JIT policy", t.Port, t.Protocol)
+		case !r.AllowsSource(t.Source):
+			reason = fmt.Sprintf("source %s no longer allowed by the JIT policy", t.Source)
+		default:
+			continue
+		}
+		out = append(out, UncoveredTarget{Index: i, Reason: reason})
+	}
+	return out
+}

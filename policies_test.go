@@ -444,3 +444,52 @@ func TestCheckSelectorConflict(t *testing.T) {
 		})
 	}
 }
+
+func TestUncovered(t *testing.T) {
+	p := &d.Policy{Enabled: true, Rules: []d.PortRule{
+		{Port: 22, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: dur(time.Hour)},
+		{Port: 53, Protocol: d.Any, AllowedSources: []string{"*"}, MaxDuration: dur(time.Hour)},
+	}}
+	target := func(port uint16, proto d.Protocol, src string, status d.Status) d.Target {
+		return d.Target{Port: port, Protocol: proto, Source: netip.MustParsePrefix(src), Status: status}
+	}
+	ts := []d.Target{
+		target(22, d.TCP, "10.1.2.3/32", d.StatusActive),     // covered
+		target(22, d.TCP, "192.0.2.1/32", d.StatusApplying),  // source no longer allowed
+		target(443, d.TCP, "10.1.2.3/32", d.StatusPending),   // port removed
+		target(443, d.TCP, "10.1.2.3/32", d.StatusExpired),   // not open: left alone
+		target(53, d.UDP, "2001:db8::1/128", d.StatusActive), // covered by an any rule
+	}
+	disabled := *p
+	disabled.Enabled = false
+	tests := []struct {
+		name   string
+		policy *d.Policy
+		want   []d.UncoveredTarget
+	}{
+		{"changed policy", p, []d.UncoveredTarget{
+			{Index: 1, Reason: "source 192.0.2.1/32 no longer allowed by the JIT policy"},
+			{Index: 2, Reason: "port 443/tcp removed from the JIT policy"},
+		}},
+		{"disabled policy", &disabled, []d.UncoveredTarget{
+			{Index: 0, Reason: "JIT policy disabled"}, {Index: 1, Reason: "JIT policy disabled"},
+			{Index: 2, Reason: "JIT policy disabled"}, {Index: 4, Reason: "JIT policy disabled"},
+		}},
+		{"no policy left (deleted)", &d.Policy{}, []d.UncoveredTarget{
+			{Index: 0, Reason: "JIT policy disabled"}, {Index: 1, Reason: "JIT policy disabled"},
+			{Index: 2, Reason: "JIT policy disabled"}, {Index: 4, Reason: "JIT policy disabled"},
+		}},
+		{"nothing open", p, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := ts
+			if tt.want == nil {
+				in = ts[3:4]
+			}
+			if diff := cmp.Diff(tt.want, d.Uncovered(tt.policy, in)); diff != "" {
+				t.Errorf("Uncovered mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package drawbridge
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -24,9 +25,32 @@ const (
 	StatusFailed   Status = "failed"   // the enforcer could not apply it
 )
 
-// Open reports whether the status can still let traffic in (now or later).
+// Named sets of statuses: the state machine's groups, stated once here and
+// passed to the store's queries as parameters. Do not modify them.
+var (
+	// OpenStatuses can still let traffic in, now or later (Status.Open).
+	OpenStatuses = []Status{StatusPending, StatusApproved, StatusApplying, StatusActive}
+	// GrantedStatuses are a grant's: sent to the agent or confirmed in the
+	// kernel (Status.Granted); until its end (Target.Granted).
+	GrantedStatuses = []Status{StatusApplying, StatusActive}
+	// WaitingStatuses are open but not granted yet: waiting for approval,
+	// or approved and not yet sent.
+	WaitingStatuses = []Status{StatusPending, StatusApproved}
+	// ApprovedStatuses are the request statuses counted as approved (a
+	// machine's access summary): approved, granted, or ended after.
+	ApprovedStatuses = []Status{StatusApproved, StatusApplying, StatusActive, StatusExpired, StatusRevoked}
+)
+
+// Open reports whether the status can still let traffic in (now or later):
+// one of OpenStatuses.
 func (s Status) Open() bool {
-	return s == StatusPending || s == StatusApproved || s == StatusApplying || s == StatusActive
+	return slices.Contains(OpenStatuses, s)
+}
+
+// Granted reports whether the status is a grant's (applying or active):
+// one of GrantedStatuses.
+func (s Status) Granted() bool {
+	return slices.Contains(GrantedStatuses, s)
 }
 
 // Request is an access request: one requester, one justification, one
@@ -119,10 +143,16 @@ func AggregateStatus(ts []Target) Status {
 	return StatusFailed
 }
 
+// Granted reports whether the target is a grant at now: applying or
+// active, before its end.
+func (t *Target) Granted(now time.Time) bool {
+	return t.Status.Granted() && now.Before(t.End)
+}
+
 // Expire marks the target expired if it is applying or active and its end
 // time has come. It reports whether anything changed.
 func (t *Target) Expire(now time.Time) bool {
-	if (t.Status == StatusApplying || t.Status == StatusActive) && !now.Before(t.End) {
+	if t.Status.Granted() && !now.Before(t.End) {
 		t.Status, t.Reason = StatusExpired, "end time reached"
 		return true
 	}
@@ -304,4 +334,194 @@ type DryRunResult struct {
 	End           time.Time    `json:"end,omitzero"` // when it would close (automatic approval)
 	NeedsApproval bool         `json:"needs_approval"`
 	Approval      ApprovalRule `json:"approval"`
+}
+
+// PlanMachine is what PlanRequest needs to know of one machine a request
+// asks for, loaded by the caller.
+type PlanMachine struct {
+	Machine *Machine // nil when Err is set
+	// Err is why the machine could not be found (NotFound, or an Invalid
+	// reference): PlanRequest reports it in the order of the input.
+	Err    error
+	Policy *Policy // the machine's effective policy; nil: none
+	// Open counts the open targets the requester's person holds on the
+	// machine now; needed only when Policy limits them (MaxActivePerUser).
+	Open int
+}
+
+// PlanConfig is the server's bounds on request durations.
+type PlanConfig struct {
+	ServerCap       time.Duration // longest duration anyone may ask for
+	DefaultDuration time.Duration // duration when none is given, capped by the rules
+}
+
+// Plan is a request checked against every policy it touches: what
+// PlanRequest decided.
+type Plan struct {
+	Machines []PlannedMachine
+	Duration Duration
+	Approval ApprovalRule
+	// Status is the status the request and its targets start with:
+	// pending (manual approval) or applying.
+	Status       Status
+	Start, End   time.Time // applying: the access window, from now
+	PendingUntil time.Time // pending: the approval deadline
+}
+
+// PlannedMachine is one machine of a Plan and the ports asked for on it.
+type PlannedMachine struct {
+	Machine   *Machine
+	Policy    *Policy
+	Specs     []TargetSpec
+	Protocols []Protocol // the concrete protocol of each of Specs
+}
+
+// PlanRequest decides whether a may create request in: a may initiate on
+// every machine, each machine's effective policy is enabled and covers
+// every port and source, the duration fits every rule, the justification
+// and limits of every policy hold. It is the one place that authorizes
+// creating a request (control checks a.AllowedSomewhere before loading
+// anything only to fail early, with the same error). ms holds what the
+// caller loaded for in.Targets, at the same index; it may stop after
+// MaxTargets+1 entries, as PlanRequest refuses a request before reading
+// further (every target has a port, and MaxTargets ports is the most). It
+// returns the targets, the duration, the approval needed and, from now, the
+// status and times the request starts with. Errors name the field
+// (Invalid, Forbidden, NotFound, Conflict).
+func PlanRequest(a Actor, in RequestInput, ms []PlanMachine, cfg PlanConfig, now time.Time) (*Plan, error) {
+	if !a.AllowedSomewhere(ActRequestsInitiate) {
+		return nil, mayNot(a, ActRequestsInitiate)
+	}
+	if len(in.Targets) == 0 {
+		return nil, FieldErrorf("targets", "at least one machine is required")
+	}
+	if err := CheckJustification(in.Justification); err != nil {
+		return nil, err
+	}
+	var defaultSource netip.Prefix
+	if in.Source != "" {
+		p, err := ParseSource(in.Source)
+		if err != nil {
+			return nil, FieldErrorf("source", "%v", err)
+		}
+		defaultSource = p
+	} else if a.Source.IsValid() {
+		defaultSource = netip.PrefixFrom(a.Source.Unmap(), a.Source.Unmap().BitLen())
+	}
+	pl := &Plan{}
+	maxAllowed := Duration(cfg.ServerCap)
+	seen := map[MachineID]bool{}
+	count := 0
+	var rules []ApprovalRule
+	for i, mt := range in.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		if i >= len(ms) {
+			return nil, Errorf(Internal, "plan request: %d machines loaded for %d targets", len(ms), len(in.Targets))
+		}
+		m, err := ms[i].Machine, ms[i].Err
+		if err != nil {
+			if e := AsError(err); e != nil && e.Field != "" {
+				return nil, WithField(err, field) // the lookup names its field "machine" already
+			}
+			return nil, WithField(err, field+".machine")
+		}
+		if err := Authorize(a, ActRequestsInitiate, m, mt.Machine); err != nil {
+			// authorize names its NotFound "machine" already: replace, not prefix.
+			e := *AsError(err)
+			e.Field = field + ".machine"
+			return nil, &e
+		}
+		if seen[m.ID] {
+			return nil, FieldErrorf(field+".machine", "machine %s is listed twice", m.Name)
+		}
+		seen[m.ID] = true
+		p := ms[i].Policy
+		if p == nil || !p.Enabled {
+			// Checked here, not only in CheckTarget, so the field is the
+			// machine's ("targets[0].machine"), not a port's.
+			return nil, &Error{Kind: Conflict, Field: field + ".machine", Message: fmt.Sprintf("machine %s has no enabled JIT policy", m.Name)}
+		}
+		if err := m.CheckSupported("request access"); err != nil {
+			return nil, WithField(err, field+".machine") // an offline machine is fine: it applies on return
+		}
+		if err := p.Justification.Check(in.Justification); err != nil {
+			return nil, err
+		}
+		if len(mt.Ports) == 0 {
+			return nil, FieldErrorf(field+".ports", "at least one port is required")
+		}
+		pm := PlannedMachine{Machine: m, Policy: p}
+		var srcs []netip.Prefix
+		for j, pt := range mt.Ports {
+			pfield := fmt.Sprintf("%s.ports[%d]", field, j)
+			if count++; count > MaxTargets {
+				return nil, FieldErrorf("targets", "at most %d ports per request", MaxTargets)
+			}
+			src := defaultSource
+			if pt.Source != "" {
+				if src, err = ParseSource(pt.Source); err != nil {
+					return nil, FieldErrorf(pfield+".source", "%v", err)
+				}
+			}
+			if !src.IsValid() {
+				return nil, FieldErrorf(pfield+".source", "source is required (the server could not tell the caller's address)")
+			}
+			if pt.Port == 0 {
+				return nil, FieldErrorf(pfield+".port", "port must be from 1 to 65535")
+			}
+			spec := TargetSpec{Machine: m, Port: pt.Port, Protocol: pt.Protocol, Source: src}
+			proto, err := CheckTarget(p, spec, 0, pfield)
+			if err != nil {
+				return nil, err
+			}
+			if p.Limits.DenyAnySource {
+				// Counted over every source asked for on this machine, so
+				// that two halves cannot add up to the whole.
+				srcs = append(srcs, src)
+				if wide, why := WideSources(srcs); wide {
+					return nil, FieldErrorf(pfield+".source", "the policy of %s refuses wide sources: %s; ask for your own address or a narrow range", m.Name, why)
+				}
+			}
+			rule, _ := p.Rule(pt.Port, proto)
+			maxAllowed = min(maxAllowed, rule.MaxDuration)
+			for k, prev := range pm.Specs {
+				if prev.Port == spec.Port && prev.Source == spec.Source && (pm.Protocols[k].Covers(proto) || proto.Covers(pm.Protocols[k])) {
+					return nil, FieldErrorf(pfield+".port", "port %d is listed twice for %s", pt.Port, m.Name)
+				}
+			}
+			pm.Specs = append(pm.Specs, spec)
+			pm.Protocols = append(pm.Protocols, proto)
+		}
+		if lim := p.Limits.MaxActivePerUser; lim > 0 {
+			n := ms[i].Open
+			if n+len(pm.Specs) > lim {
+				return nil, &Error{Kind: Conflict, Field: field + ".machine", Message: fmt.Sprintf("the policy of %s allows %d open grant(s) per person; you hold %d", m.Name, lim, n)}
+			}
+		}
+		rules = append(rules, p.Approval)
+		pl.Machines = append(pl.Machines, pm)
+	}
+	pl.Duration = Duration(min(cfg.DefaultDuration, maxAllowed.Std()))
+	if in.Duration != "" {
+		dur, err := ParseDuration(in.Duration)
+		if err != nil {
+			return nil, FieldErrorf("duration", "%v", err)
+		}
+		if err := CheckDuration(dur, cfg.ServerCap); err != nil {
+			return nil, err
+		}
+		if dur > maxAllowed {
+			return nil, FieldErrorf("duration", "duration %s exceeds the policy's maximum of %s for the ports asked for", dur, maxAllowed)
+		}
+		pl.Duration = dur
+	}
+	pl.Approval = CombineApproval(rules)
+	pl.Status = StatusApplying
+	if pl.Approval.Manual() {
+		pl.Status = StatusPending
+		pl.PendingUntil = now.Add(pl.Approval.PendingTTL.Std())
+	} else {
+		pl.Start, pl.End = now, now.Add(pl.Duration.Std())
+	}
+	return pl, nil
 }

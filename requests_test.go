@@ -1,7 +1,9 @@
 package drawbridge_test
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +297,150 @@ func TestAggregateStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPlanRequest(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	web := &d.Machine{ID: "mch_aaaaaaaaaaaaaaaaaaaa", Name: "web-1", Labels: map[string]string{"env": "dev"}}
+	db := &d.Machine{ID: "mch_bbbbbbbbbbbbbbbbbbbb", Name: "db-1", Labels: map[string]string{"env": "prod"}}
+	ssh := []d.PortRule{{Port: 22, Protocol: d.TCP, AllowedSources: []string{"10.0.0.0/8"}, MaxDuration: dur(2 * time.Hour)}}
+	auto := &d.Policy{Enabled: true, Rules: ssh}
+	manual := &d.Policy{Enabled: true, Rules: ssh, Approval: d.ApprovalRule{Mode: d.ApprovalManual, Levels: []d.ApprovalLevel{{Quorum: 1}}, PendingTTL: dur(time.Hour), Extensions: d.ApprovalManual}}
+	limited := &d.Policy{Enabled: true, Rules: ssh, Limits: d.Limits{MaxActivePerUser: 2}}
+	wide := &d.Policy{Enabled: true, Rules: []d.PortRule{{Port: 22, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: dur(time.Hour)}}, Limits: d.Limits{DenyAnySource: true}}
+	ticket := &d.Policy{Enabled: true, Rules: ssh, Justification: d.JustificationRule{Mode: d.JustificationRequired}}
+	requester := d.Actor{Kind: d.ActorToken, ID: "tok_req000000", Name: "req", Source: netip.MustParseAddr("10.1.2.3"),
+		RoleGrants: []d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}}
+	devOnly := requester
+	devOnly.RoleGrants = []d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: "selector:env=dev"}}
+	noSource := requester
+	noSource.Source = netip.Addr{}
+	cfg := d.PlanConfig{ServerCap: 24 * time.Hour, DefaultDuration: time.Hour}
+	on := func(m *d.Machine, ports ...uint16) d.MachineTargets {
+		mt := d.MachineTargets{Machine: m.Name}
+		for _, p := range ports {
+			mt.Ports = append(mt.Ports, d.PortTarget{Port: p})
+		}
+		return mt
+	}
+	loaded := func(m *d.Machine, p *d.Policy) d.PlanMachine { return d.PlanMachine{Machine: m, Policy: p} }
+	tests := []struct {
+		name      string
+		a         d.Actor
+		in        d.RequestInput
+		ms        []d.PlanMachine
+		wantKind  d.Kind // empty: no error
+		wantField string
+		want      d.Plan // Status, Duration, Start, End, PendingUntil; Machines counted only
+	}{
+		{"automatic", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, auto)}, "", "",
+			d.Plan{Status: d.StatusApplying, Duration: dur(time.Hour), Start: now, End: now.Add(time.Hour), Approval: d.ApprovalRule{Mode: d.ApprovalAuto, Extensions: d.ApprovalAuto}}},
+		{"duration capped by the rule", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}, Duration: "90m"}, []d.PlanMachine{loaded(web, auto)}, "", "",
+			d.Plan{Status: d.StatusApplying, Duration: dur(90 * time.Minute), Start: now, End: now.Add(90 * time.Minute), Approval: d.ApprovalRule{Mode: d.ApprovalAuto, Extensions: d.ApprovalAuto}}},
+		{"manual on any machine makes it pending", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22), on(db, 22)}}, []d.PlanMachine{loaded(web, auto), loaded(db, manual)}, "", "",
+			d.Plan{Status: d.StatusPending, Duration: dur(time.Hour), PendingUntil: now.Add(time.Hour), Approval: d.CombineApproval([]d.ApprovalRule{auto.Approval, manual.Approval})}},
+		{"no targets", requester, d.RequestInput{}, nil, d.Invalid, "targets", d.Plan{}},
+		{"may not ask anywhere", d.Actor{Kind: d.ActorToken, ID: "tok_read00000", RoleGrants: []d.RoleGrant{{Role: d.RoleReader, Actions: d.RoleReader.Actions(), Scope: d.ScopeAll}}},
+			d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, auto)}, d.Forbidden, "", d.Plan{}},
+		{"no ports", requester, d.RequestInput{Targets: []d.MachineTargets{on(web)}}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports", d.Plan{}},
+		{"unknown machine, in input order", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22), {Machine: "gone", Ports: []d.PortTarget{{Port: 22}}}}},
+			[]d.PlanMachine{loaded(web, auto), {Err: d.Errorf(d.NotFound, "machine gone not found")}}, d.NotFound, "targets[1].machine", d.Plan{}},
+		{"lookup names its field", requester, d.RequestInput{Targets: []d.MachineTargets{{Machine: "", Ports: []d.PortTarget{{Port: 22}}}}},
+			[]d.PlanMachine{{Err: d.FieldErrorf("machine", "machine is required")}}, d.Invalid, "targets[0].machine", d.Plan{}},
+		{"out of scope reads as unknown", devOnly, d.RequestInput{Targets: []d.MachineTargets{on(db, 22)}}, []d.PlanMachine{loaded(db, auto)}, d.NotFound, "targets[0].machine", d.Plan{}},
+		{"listed twice", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22), on(web, 22)}}, []d.PlanMachine{loaded(web, auto), loaded(web, auto)}, d.Invalid, "targets[1].machine", d.Plan{}},
+		{"port listed twice", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22, 22)}}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports[1].port", d.Plan{}},
+		{"no policy", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, nil)}, d.Conflict, "targets[0].machine", d.Plan{}},
+		{"port not in policy", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 80)}}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports[0].port", d.Plan{}},
+		{"source outside", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}, Source: "192.0.2.1"}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports[0].source", d.Plan{}},
+		{"no source known", noSource, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "targets[0].ports[0].source", d.Plan{}},
+		{"wide source refused", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}, Source: "10.0.0.0/8"}, []d.PlanMachine{loaded(web, wide)}, d.Invalid, "targets[0].ports[0].source", d.Plan{}},
+		{"over the rule's maximum", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}, Duration: "3h"}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "duration", d.Plan{}},
+		{"over the server cap", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}, Duration: "25h"}, []d.PlanMachine{loaded(web, auto)}, d.Invalid, "duration", d.Plan{}},
+		{"justification required", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{loaded(web, ticket)}, d.Invalid, "justification", d.Plan{}},
+		{"open grants at the limit", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{{Machine: web, Policy: limited, Open: 2}}, d.Conflict, "targets[0].machine", d.Plan{}},
+		{"open grants under the limit", requester, d.RequestInput{Targets: []d.MachineTargets{on(web, 22)}}, []d.PlanMachine{{Machine: web, Policy: limited, Open: 1}}, "", "",
+			d.Plan{Status: d.StatusApplying, Duration: dur(time.Hour), Start: now, End: now.Add(time.Hour), Approval: d.ApprovalRule{Mode: d.ApprovalAuto, Extensions: d.ApprovalAuto}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := d.PlanRequest(tt.a, tt.in, tt.ms, cfg, now)
+			if tt.wantKind != "" {
+				if err == nil {
+					t.Fatalf("PlanRequest = %+v, want a %s error", got, tt.wantKind)
+				}
+				checkError(t, err, tt.wantKind, tt.wantField)
+				return
+			}
+			if err != nil {
+				t.Fatalf("PlanRequest error: %v", err)
+			}
+			if len(got.Machines) != len(tt.in.Targets) {
+				t.Errorf("PlanRequest planned %d machines, want %d", len(got.Machines), len(tt.in.Targets))
+			}
+			got.Machines = nil
+			if diff := cmp.Diff(tt.want, *got); diff != "" {
+				t.Errorf("PlanRequest mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStatusSets(t *testing.T) {
+	all := []d.Status{d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive, d.StatusExpired, d.StatusRevoked, d.StatusDenied, d.StatusFailed}
+	for _, s := range all {
+		waiting, granted := slices.Contains(d.WaitingStatuses, s), slices.Contains(d.GrantedStatuses, s)
+		if s.Open() != slices.Contains(d.OpenStatuses, s) {
+			t.Errorf("%s: Open = %v, but in OpenStatuses = %v", s, s.Open(), !s.Open())
+		}
+		if s.Granted() != granted {
+			t.Errorf("%s: Granted = %v, but in GrantedStatuses = %v", s, s.Granted(), granted)
+		}
+		if s.Open() != (waiting || granted) || (waiting && granted) {
+			t.Errorf("%s: open %v, waiting %v, granted %v: want open = waiting or granted, never both", s, s.Open(), waiting, granted)
+		}
+	}
+}
+
+func TestTargetGranted(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		status d.Status
+		end    time.Time
+		want   bool
+	}{
+		{"active before its end", d.StatusActive, now.Add(time.Second), true},
+		{"applying before its end", d.StatusApplying, now.Add(time.Second), true},
+		{"active at its end", d.StatusActive, now, false},
+		{"pending", d.StatusPending, now.Add(time.Hour), false},
+		{"approved", d.StatusApproved, now.Add(time.Hour), false},
+		{"revoked", d.StatusRevoked, now.Add(time.Hour), false},
+	}
+	for _, tt := range tests {
+		tg := d.Target{Status: tt.status, End: tt.end}
+		if got := tg.Granted(now); got != tt.want {
+			t.Errorf("%s: Granted = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// PlanRequest refuses more than MaxTargets ports before it reads past
+// MaxTargets+1 loaded machines, so the caller loads no more than that.
+func TestPlanRequestReadsAtMostMaxTargetsPlusOne(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := &d.Policy{Enabled: true, Rules: []d.PortRule{{Port: 22, Protocol: d.TCP, AllowedSources: []string{"*"}, MaxDuration: dur(time.Hour)}}}
+	a := d.Actor{Kind: d.ActorToken, ID: "tok_req000000", Source: netip.MustParseAddr("10.1.2.3"),
+		RoleGrants: []d.RoleGrant{{Role: d.RoleRequester, Actions: d.RoleRequester.Actions(), Scope: d.ScopeAll}}}
+	var in d.RequestInput
+	var ms []d.PlanMachine
+	for i := range d.MaxTargets + 50 {
+		m := &d.Machine{ID: d.MachineID(fmt.Sprintf("mch_%020d", i)), Name: fmt.Sprintf("m%d", i)}
+		in.Targets = append(in.Targets, d.MachineTargets{Machine: m.Name, Ports: []d.PortTarget{{Port: 22}}})
+		if i <= d.MaxTargets {
+			ms = append(ms, d.PlanMachine{Machine: m, Policy: p})
+		}
+	}
+	_, err := d.PlanRequest(a, in, ms, d.PlanConfig{ServerCap: 24 * time.Hour, DefaultDuration: time.Hour}, now)
+	checkError(t, err, d.Invalid, "targets")
 }

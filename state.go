@@ -66,7 +66,7 @@ func Desired(m MachineID, version int64, p *Policy, targets []Target, now time.T
 			}
 			continue
 		}
-		if t.Status != StatusApplying && t.Status != StatusActive || !now.Before(t.End) {
+		if !t.Granted(now) {
 			continue
 		}
 		for _, proto := range t.Protocol.Expand() {

@@ -249,7 +249,7 @@ func (s *Service) desired(ctx context.Context, id d.MachineID) (d.DesiredState, 
 		if err != nil {
 			return err
 		}
-		ts, err := tx.TargetsByMachine(id, d.StatusApplying, d.StatusActive)
+		ts, err := tx.TargetsByMachine(id, d.GrantedStatuses...)
 		if err != nil {
 			return err
 		}

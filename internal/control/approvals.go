@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 // quorum reached) the access window starts and the grants go to the agents;
 // for an extension the end time moves. Needs requests/approve on every
 // machine of the request, a match for the current level's approvers, and not
-// to be the requester (no self-approval).
+// to be the requester (no self-approval): d.MayDecide decides.
 func (s *Service) Approve(ctx context.Context, a d.Actor, id d.RequestID, in d.DecisionInput) (*d.Request, error) {
 	return s.decide(ctx, a, id, d.DecisionApprove, in.Reason)
 }
@@ -28,61 +26,6 @@ func (s *Service) Deny(ctx context.Context, a d.Actor, id d.RequestID, in d.Deci
 		return nil, d.FieldErrorf("reason", "a reason is required to deny")
 	}
 	return s.decide(ctx, a, id, d.DecisionDeny, in.Reason)
-}
-
-// mayApprove returns why actor a may not decide on r now (nil when it
-// may: Conflict when nothing waits for a decision from a, Forbidden when a
-// may not make it), the kind of decision and the level it counts for.
-func mayApprove(tx *store.Tx, a d.Actor, r *d.Request) (kind string, level int, refusal *d.Error, err error) {
-	refuse := func(k d.Kind, format string, args ...any) *d.Error {
-		return &d.Error{Kind: k, Message: fmt.Sprintf(format, args...)}
-	}
-	switch {
-	case r.Status == d.StatusPending:
-		kind = d.ApprovalForRequest
-	case r.ExtendBy > 0 && (r.Status == d.StatusApplying || r.Status == d.StatusActive):
-		// An extension counts only while its access is still open.
-		kind = d.ApprovalForExtension
-	default:
-		return "", 0, refuse(d.Conflict, "request %s is %s; nothing waits for approval", r.ID, r.Status), nil
-	}
-	if r.Requester == a.Subject() || r.Person() == a.Person() {
-		return kind, 0, refuse(d.Forbidden, "no self-approval: another person must decide (this request was made by %s)", r.Person()), nil
-	}
-	ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsApprove, m) }, true)
-	if err != nil || !ok {
-		return kind, 0, refuse(d.Forbidden, "you may not approve requests on every machine of this request"), err
-	}
-	rule := approvalRule(r, kind)
-	round := d.Round(rule, r.Approvals, kind)
-	for _, x := range round {
-		if slices.Contains(a.Subjects(), x.Approver) || x.Person() == a.Person() {
-			// One person is one approver, however many tokens they hold.
-			return kind, 0, refuse(d.Conflict, "%s has already decided on this request (as %s); a quorum counts distinct people", a.Person(), x.Approver), nil
-		}
-	}
-	p := d.Progress(rule, round, kind)
-	if p.Final || p.Level >= len(rule.Levels) {
-		return kind, 0, refuse(d.Conflict, "already approved"), nil
-	}
-	ms, _, err := requestMachines(tx, r)
-	if err != nil {
-		return kind, 0, nil, err
-	}
-	if !rule.Levels[p.Level].Eligible(a, ms) {
-		return kind, p.Level, refuse(d.Forbidden, "you are not an approver for level %d (approvers: %s)", p.Level+1, strings.Join(rule.Levels[p.Level].Approvers, " and ")), nil
-	}
-	return kind, p.Level, nil, nil
-}
-
-// approvalRule is the rule decisions of kind on r follow: an extension of a
-// request created without levels needs one approval.
-func approvalRule(r *d.Request, kind string) d.ApprovalRule {
-	rule := r.Approval
-	if kind == d.ApprovalForExtension && len(rule.Levels) == 0 {
-		rule.Levels = []d.ApprovalLevel{{Quorum: 1}}
-	}
-	return rule
 }
 
 func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decision, reason string) (*d.Request, error) {
@@ -99,17 +42,15 @@ func (s *Service) decide(ctx context.Context, a d.Actor, id d.RequestID, decisio
 		if err := visible(tx, a, r); err != nil {
 			return err
 		}
-		if r.Status == d.StatusPending && !r.PendingUntil.IsZero() && !now.Before(r.PendingUntil) {
-			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s was not approved in time; it expired at %s", id, r.PendingUntil.UTC().Format(time.RFC3339))}
-		}
-		kind, level, refusal, err := mayApprove(tx, a, r)
+		ms, deleted, err := requestMachines(tx, r)
 		if err != nil {
 			return err
 		}
-		if refusal != nil {
-			return refusal
+		kind, level, err := d.MayDecide(a, r, ms, deleted, now)
+		if err != nil {
+			return err
 		}
-		rule := approvalRule(r, kind)
+		rule := r.DecisionRule(kind)
 		round := d.Round(rule, r.Approvals, kind) // before this decision
 		ap := d.Approval{Approver: a.Subject(), ApproverName: a.Name, ApproverPerson: personOf(a), Kind: kind, Level: level, Decision: decision, Reason: reason, Time: now}
 		if err := tx.ApprovalAppend(r.ID, ap); err != nil {
@@ -198,7 +139,8 @@ func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error)
 		if err != nil {
 			return err
 		}
-		f := store.RequestFilter{Awaiting: true, PendingAfter: s.now(), AllOn: ids, NotPerson: a.Person(), Limit: store.MaxLimit}
+		now := s.now()
+		f := store.RequestFilter{Awaiting: true, PendingAfter: now, AllOn: ids, NotPerson: a.Person(), Limit: store.MaxLimit}
 		for {
 			rs, err := tx.Requests(f)
 			if err != nil {
@@ -207,11 +149,11 @@ func (s *Service) Approvals(ctx context.Context, a d.Actor) ([]d.Request, error)
 			for i := range rs {
 				// What the query cannot see: approver lists, decisions
 				// already made by the caller, subjects other than the person.
-				_, _, refusal, err := mayApprove(tx, a, &rs[i])
+				ms, deleted, err := requestMachines(tx, &rs[i])
 				if err != nil {
 					return err
 				}
-				if refusal == nil {
+				if _, _, refusal := d.MayDecide(a, &rs[i], ms, deleted, now); refusal == nil {
 					out = append(out, rs[i])
 					if len(out) == store.MaxLimit {
 						return nil

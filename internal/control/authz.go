@@ -7,27 +7,9 @@ import (
 	"github.com/drawbridge/drawbridge/internal/store"
 )
 
-// authorize checks act on machine m, which the caller named ref. A caller
-// that may not even read the machine gets exactly the NotFound an unknown
-// machine gets (same message, same field: no existence oracle, and no name
-// revealed for an ID); one that may read it but not act gets Forbidden.
+// authorize is d.Authorize: act on machine m, which the caller named ref.
 func (s *Service) authorize(a d.Actor, act d.Action, m *d.Machine, ref string) error {
-	if a.Allowed(act, m) {
-		return nil
-	}
-	if !a.Allowed(d.ActMachinesRead, m) && !a.Allowed(d.ActPoliciesRead, m) && !a.Allowed(d.ActRequestsInitiate, m) {
-		return unknownMachine(ref)
-	}
-	return &d.Error{Kind: d.Forbidden, Message: fmt.Sprintf("%s may not %s on machine %s", a.Name, act, m.Name)}
-}
-
-// unknownMachine is the error for a machine reference that names nothing,
-// worded as the store words it.
-func unknownMachine(ref string) error {
-	if d.ValidID(ref, d.MachinePrefix) {
-		return d.Errorf(d.NotFound, "machine %s not found", ref)
-	}
-	return d.Errorf(d.NotFound, "machine %s not found", d.Excerpt(ref))
+	return d.Authorize(a, act, m, ref)
 }
 
 // canSee reports whether a may read request r: its own, or requests/read

@@ -1,8 +1,9 @@
 // Package control holds Drawbridge's use cases. Each exported method of
-// Service is one use case: it authorizes the actor at the call site, checks
-// input against policy with the pure rules of package drawbridge, changes
-// values, saves them and appends the audit event, all in one transaction;
-// then it wakes whoever waits for the change (agents' long-polls, --wait).
+// Service is one use case: in one transaction it loads values, asks a pure
+// decision of package drawbridge (d.PlanRequest, d.MayDecide,
+// d.CheckExtension, d.Uncovered, d.Authorize, passing now), writes what the
+// decision returns and appends the audit event; then it wakes whoever
+// waits for the change (agents' long-polls, --wait).
 //
 // Wake-ups ride on the transaction. A use case writes only through
 // Service.update (or updateRevocation, which commits while the disk is
@@ -29,7 +30,8 @@
 // bindings.go (role bindings and custom roles), audit.go (events,
 // verification, retention), refusals.go (audited refusals), webhooks.go,
 // agents.go (enroll, desired state, ack), usage.go, sessions.go (OIDC
-// sessions) and authz.go (the authorization helpers). service.go and hub.go
-// are the plumbing: the Service, its audit helper, the wake-up hub and
-// update, the one way a use case writes.
+// sessions) and authz.go (loading helpers for the vocabulary's
+// authorization: visibility of a request, the machines where an actor may
+// act). service.go and hub.go are the plumbing: the Service, its audit
+// helper, the wake-up hub and update, the one way a use case writes.
 package control

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	d "github.com/drawbridge/drawbridge"
@@ -30,33 +29,20 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 			if err := visible(tx, a, r); err != nil {
 				return err
 			}
-			return &d.Error{Kind: d.Forbidden, Message: "only the requester can extend a request"}
 		}
-		// More time is a new grant of access: the requester must still be
-		// allowed to ask for it on every machine.
-		ok, err := onMachines(tx, r, func(m *d.Machine) bool { return a.Allowed(d.ActRequestsInitiate, m) }, true)
+		ms, deleted, err := requestMachines(tx, r)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return forbidden(a, d.ActRequestsInitiate)
-		}
-		open := 0
-		for _, t := range r.Targets {
-			if (t.Status == d.StatusApplying || t.Status == d.StatusActive) && now.Before(t.End) {
-				open++
-			}
-		}
-		if open == 0 {
-			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s is %s; only open access can be extended", id, d.AggregateStatus(r.Targets))}
-		}
-		if r.ExtendBy > 0 {
-			return &d.Error{Kind: d.Conflict, Message: fmt.Sprintf("request %s already has an extension of %s waiting for approval", id, r.ExtendBy)}
-		}
-		if err := s.checkExtension(tx, r, by); err != nil {
+		policies, err := policiesOf(tx, ms)
+		if err != nil {
 			return err
 		}
-		if r.Approval.Manual() && r.Approval.Extensions != d.ApprovalAuto {
+		needsApproval, err := d.CheckExtension(a, r, by, ms, deleted, policies, s.cfg.ServerCap, now)
+		if err != nil {
+			return err
+		}
+		if needsApproval {
 			r.ExtendBy = by
 			if err := tx.RequestUpdate(r); err != nil {
 				return err
@@ -70,35 +56,31 @@ func (s *Service) Extend(ctx context.Context, a d.Actor, id d.RequestID, in d.Ex
 	})
 }
 
-// checkExtension checks that extending r by by keeps every open target
-// within its rule's maximum counted from the original start, and within
-// the server cap, under the policies as they are now.
+// checkExtension loads the effective policies of r's machines and checks
+// that extending r by by fits them (d.ExtensionFits).
 func (s *Service) checkExtension(tx *store.Tx, r *d.Request, by d.Duration) error {
-	newEnd := r.End.Add(by.Std())
-	for i, t := range r.Targets {
-		if t.Status != d.StatusApplying && t.Status != d.StatusActive {
-			continue
-		}
-		m, err := tx.Machine(t.MachineID)
-		if err != nil {
-			return err
-		}
+	ms, _, err := requestMachines(tx, r)
+	if err != nil {
+		return err
+	}
+	policies, err := policiesOf(tx, ms)
+	if err != nil {
+		return err
+	}
+	return d.ExtensionFits(r, by, policies, s.cfg.ServerCap)
+}
+
+// policiesOf loads the effective policy of each machine (nil: none).
+func policiesOf(tx *store.Tx, ms []*d.Machine) (map[d.MachineID]*d.Policy, error) {
+	out := make(map[d.MachineID]*d.Policy, len(ms))
+	for _, m := range ms {
 		p, err := effectivePolicy(tx, m)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		rule, ok := d.PortRule{}, false
-		if p != nil && p.Enabled {
-			rule, ok = p.Rule(t.Port, t.Protocol)
-		}
-		if !ok {
-			return &d.Error{Kind: d.Conflict, Field: fmt.Sprintf("targets[%d]", i), Message: fmt.Sprintf("port %d/%s on %s is no longer in its JIT policy", t.Port, t.Protocol, t.MachineName)}
-		}
-		if total := newEnd.Sub(r.Start); total > rule.MaxDuration.Std() || total > s.cfg.ServerCap {
-			return d.FieldErrorf("by", "extending by %s makes %s from the start, over the maximum of %s for port %d on %s", by, d.Duration(total.Round(time.Second)), rule.MaxDuration, t.Port, t.MachineName)
-		}
+		out[m.ID] = p
 	}
-	return nil
+	return out, nil
 }
 
 // extendNow moves the end of r's open targets by by.
@@ -108,7 +90,7 @@ func (s *Service) extendNow(tx *store.Tx, now time.Time, a d.Actor, r *d.Request
 	bump := newBumper(tx)
 	for i := range r.Targets {
 		t := &r.Targets[i]
-		if (t.Status != d.StatusApplying && t.Status != d.StatusActive) || !now.Before(t.End) {
+		if !t.Granted(now) {
 			continue
 		}
 		v, err := bump.version(t.MachineID)

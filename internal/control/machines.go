@@ -72,7 +72,7 @@ func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.Machin
 func (s *Service) view(tx *store.Tx, m *d.Machine, p *d.Policy) (d.MachineView, error) {
 	now := s.now()
 	st, reason := m.Status(p, now, s.cfg.OfflineAfter)
-	ts, err := tx.TargetsByMachine(m.ID, d.StatusActive, d.StatusApplying)
+	ts, err := tx.TargetsByMachine(m.ID, d.GrantedStatuses...)
 	if err != nil {
 		return d.MachineView{}, err
 	}
@@ -164,7 +164,7 @@ func (s *Service) MachineDelete(ctx context.Context, a d.Actor, ref string) erro
 		if err != nil {
 			return err
 		}
-		ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+		ts, err := tx.TargetsByMachine(m.ID, d.OpenStatuses...)
 		if err != nil {
 			return err
 		}

@@ -178,9 +178,10 @@ func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.P
 	return out, nil
 }
 
-// revokeUncovered revokes open targets on m that policy p no longer covers.
+// revokeUncovered revokes open targets on m that policy p no longer covers
+// (d.Uncovered).
 func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.Machine, p *d.Policy, version int64) error {
-	ts, err := tx.TargetsByMachine(m.ID, d.StatusPending, d.StatusApproved, d.StatusApplying, d.StatusActive)
+	ts, err := tx.TargetsByMachine(m.ID, d.OpenStatuses...)
 	if err != nil {
 		return err
 	}
@@ -188,20 +189,8 @@ func (s *Service) revokeUncovered(tx *store.Tx, now time.Time, a d.Actor, m *d.M
 		return err
 	}
 	var touched []d.RequestID
-	for i := range ts {
-		t := &ts[i]
-		reason := ""
-		r, ok := p.Rule(t.Port, t.Protocol)
-		switch {
-		case !p.Enabled:
-			reason = "JIT policy disabled"
-		case !ok:
-			reason = fmt.Sprintf("port %d/%s removed from the JIT policy", t.Port, t.Protocol)
-		case !r.AllowsSource(t.Source):
-			reason = fmt.Sprintf("source %s no longer allowed by the JIT policy", t.Source)
-		default:
-			continue
-		}
+	for _, u := range d.Uncovered(p, ts) {
+		t, reason := &ts[u.Index], u.Reason
 		t.Revoke(reason, false)
 		t.Version = version
 		if err := tx.TargetUpdate(t); err != nil {

@@ -122,7 +122,7 @@ func AsOf(r *d.Request, history []d.Event) *d.Request {
 			case !det.End.IsZero():
 				c.End, c.ExtendBy = det.End, 0
 				for i := range c.Targets {
-					if t := &c.Targets[i]; t.Status == d.StatusApplying || t.Status == d.StatusActive {
+					if t := &c.Targets[i]; t.Status.Granted() {
 						t.End = det.End
 					}
 				}
@@ -136,9 +136,9 @@ func AsOf(r *d.Request, history []d.Event) *d.Request {
 			}
 		case d.EvRequestExpired:
 			if strings.HasPrefix(e.Target, d.TargetPrefix) {
-				end(e, is(d.StatusApplying, d.StatusActive), d.StatusExpired, "end time reached")
+				end(e, d.Status.Granted, d.StatusExpired, "end time reached")
 			} else {
-				end(e, is(d.StatusPending, d.StatusApproved), d.StatusExpired, e.Reason)
+				end(e, is(d.WaitingStatuses...), d.StatusExpired, e.Reason)
 				c.PendingUntil = time.Time{}
 			}
 		case d.EvRequestRevoked, d.EvRequestDone:

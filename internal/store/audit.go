@@ -140,21 +140,16 @@ type MachineAccess struct {
 	LastUser   string    // who asked for that grant
 }
 
-// approvedStatuses are the request statuses of requests that were approved.
-var approvedStatuses = []d.Status{d.StatusApproved, d.StatusApplying, d.StatusActive, d.StatusExpired, d.StatusRevoked}
-
 // MachinesAccess returns, for every machine with any request, the number of
 // approved requests created at or after since, the time of its latest grant
 // confirmed in the kernel and that request's requester name: two grouped
 // queries, whatever the number of machines.
 func (tx *Tx) MachinesAccess(since time.Time) (map[d.MachineID]MachineAccess, error) {
 	out := map[d.MachineID]MachineAccess{}
-	args := []any{micros(since)}
-	for _, s := range approvedStatuses {
-		args = append(args, string(s))
-	}
+	approved, sargs := statusIn(d.ApprovedStatuses)
+	args := append([]any{micros(since)}, sargs...)
 	rows, err := tx.query(`SELECT t.machine_id, COUNT(DISTINCT r.id) FROM targets t JOIN requests r ON r.id = t.request_id
-		WHERE r.created_at >= ? AND r.status IN (`+placeholders(len(approvedStatuses))+`) GROUP BY t.machine_id`, args...)
+		WHERE r.created_at >= ? AND r.status IN (`+approved+`) GROUP BY t.machine_id`, args...)
 	if err != nil {
 		return nil, classify("machine access", err, "")
 	}

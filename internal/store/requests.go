@@ -148,8 +148,17 @@ func limit(n int) int {
 	return min(n, MaxLimit)
 }
 
-// openStatuses are the statuses for which Status.Open is true.
-var openStatuses = []any{string(d.StatusPending), string(d.StatusApproved), string(d.StatusApplying), string(d.StatusActive)}
+// statusIn returns the placeholders "?, ?" and the arguments for one of
+// the vocabulary's named status sets (d.OpenStatuses, d.GrantedStatuses …),
+// so that queries take the state machine's groups as parameters instead of
+// restating them.
+func statusIn(set []d.Status) (string, []any) {
+	args := make([]any, len(set))
+	for i, s := range set {
+		args[i] = string(s)
+	}
+	return placeholders(len(set)), args
+}
 
 // Requests returns the requests f selects, newest first, each with its
 // targets.
@@ -165,16 +174,18 @@ func (tx *Tx) Requests(f RequestFilter) ([]d.Request, error) {
 		args = append(args, string(f.MachineID))
 	}
 	if f.Awaiting {
-		q += ` AND (r.status = ? OR (r.extend_ns > 0 AND r.status IN (?, ?)))`
-		args = append(args, string(d.StatusPending), string(d.StatusApplying), string(d.StatusActive))
+		granted, gargs := statusIn(d.GrantedStatuses)
+		q += ` AND (r.status = ? OR (r.extend_ns > 0 AND r.status IN (` + granted + `)))`
+		args = append(append(args, string(d.StatusPending)), gargs...)
 	}
 	if f.Awaiting && !f.PendingAfter.IsZero() {
 		q += ` AND (r.status <> ? OR r.pending_until > ?)`
 		args = append(args, string(d.StatusPending), micros(f.PendingAfter))
 	}
 	if f.Open {
-		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.status IN (` + placeholders(len(openStatuses)) + `))`
-		args = append(args, openStatuses...)
+		open, oargs := statusIn(d.OpenStatuses)
+		q += ` AND EXISTS (SELECT 1 FROM targets t WHERE t.request_id = r.id AND t.status IN (` + open + `))`
+		args = append(args, oargs...)
 	}
 	if f.Visible != nil {
 		in, arg, err := machineSet(f.Visible.Machines, tx.dialect)
@@ -357,8 +368,9 @@ func (tx *Tx) TargetsByMachine(id d.MachineID, statuses ...d.Status) ([]d.Target
 // TargetsDue returns the applying or active targets whose end time is at or
 // before now, on every machine, ordered by end time.
 func (tx *Tx) TargetsDue(now time.Time) ([]d.Target, error) {
-	rows, err := tx.query(`SELECT `+targetCols+` FROM targets WHERE status IN (?, ?) AND end_at <= ? ORDER BY end_at, id`,
-		string(d.StatusApplying), string(d.StatusActive), micros(now))
+	granted, args := statusIn(d.GrantedStatuses)
+	rows, err := tx.query(`SELECT `+targetCols+` FROM targets WHERE status IN (`+granted+`) AND end_at <= ? ORDER BY end_at, id`,
+		append(args, micros(now))...)
 	return collect("targets due", rows, err, scanTarget)
 }
 
@@ -377,9 +389,13 @@ func (tx *Tx) TargetsApplying(id d.MachineID, upToVersion int64) ([]d.Target, er
 // (Request.RequesterPerson).
 func (tx *Tx) CountOpenTargets(machine d.MachineID, person string, now time.Time) (int, error) {
 	var n int
+	waiting, wargs := statusIn(d.WaitingStatuses)
+	granted, gargs := statusIn(d.GrantedStatuses)
+	args := append([]any{string(machine), person, person}, wargs...)
+	args = append(append(args, gargs...), micros(now))
 	err := tx.queryRow(`SELECT COUNT(*) FROM targets t JOIN requests r ON r.id = t.request_id
-		WHERE t.machine_id = ? AND (r.requester = ? OR r.requester_person = ?) AND (t.status IN (?, ?) OR (t.status IN (?, ?) AND t.end_at > ?))`,
-		string(machine), person, person, string(d.StatusPending), string(d.StatusApproved), string(d.StatusApplying), string(d.StatusActive), micros(now)).Scan(&n)
+		WHERE t.machine_id = ? AND (r.requester = ? OR r.requester_person = ?) AND (t.status IN (`+waiting+`) OR (t.status IN (`+granted+`) AND t.end_at > ?))`,
+		args...).Scan(&n)
 	if err != nil {
 		return 0, classify("count open targets", err, "")
 	}

@@ -184,11 +184,12 @@ func (tx *Tx) DeliveriesPrune(before time.Time) (int64, error) {
 // whose end is after from and at or before to and that have no
 // expiring-soon mark for that end yet, soonest first.
 func (tx *Tx) RequestsEndingBetween(from, to time.Time) ([]d.RequestID, error) {
+	granted, args := statusIn(d.GrantedStatuses)
 	rows, err := tx.query(`SELECT r.id FROM requests r
-		WHERE r.status IN (?, ?) AND r.end_at > ? AND r.end_at <= ?
+		WHERE r.status IN (`+granted+`) AND r.end_at > ? AND r.end_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM webhook_expiring x WHERE x.request_id = r.id AND x.end_at = r.end_at)
 		ORDER BY r.end_at, r.id`,
-		string(d.StatusApplying), string(d.StatusActive), micros(from), micros(to))
+		append(args, micros(from), micros(to))...)
 	return collect("requests ending", rows, err, func(s scanner) (d.RequestID, error) {
 		var id d.RequestID
 		return id, s.Scan(&id)
