@@ -68,6 +68,12 @@ type Dispatcher struct {
 	cfg  Config
 
 	slots chan struct{} // one per delivery in flight
+
+	// queuedAt is the created_at of the last delivery queued from the
+	// event log (only the goroutine of Run queues): each next one is a
+	// microsecond later, so created_at orders a request's deliveries even
+	// when the clock stands still between batches.
+	queuedAt time.Time
 }
 
 // New returns a dispatcher over db that sends with send. now is the clock
@@ -163,8 +169,11 @@ func (p *Dispatcher) followEvents(ctx context.Context) error {
 				}
 				// One microsecond apart: created_at orders a request's
 				// deliveries, and DeliveriesDue sends them in that order.
-				now = now.Add(time.Microsecond)
-				if err := queue(tx, to, note.Notification(r), now); err != nil {
+				// The first attempt is due now all the same.
+				if p.queuedAt = p.queuedAt.Add(time.Microsecond); p.queuedAt.Before(now) {
+					p.queuedAt = now
+				}
+				if err := queue(tx, to, note.Notification(r), now, p.queuedAt); err != nil {
 					return err
 				}
 			}
@@ -208,13 +217,15 @@ func requestAsOf(tx *store.Tx, e d.Event, histories map[d.RequestID][]d.Event) (
 	return AsOf(r, h[:n]), nil
 }
 
-// queue stores one pending delivery of n per webhook.
-func queue(tx *store.Tx, to []d.Webhook, n d.Notification, now time.Time) error {
+// queue stores one pending delivery of n per webhook, due at now and
+// ordered by created (see DeliveriesDue).
+func queue(tx *store.Tx, to []d.Webhook, n d.Notification, now, created time.Time) error {
 	for _, h := range to {
 		v, err := d.NewDelivery(h.ID, n, now)
 		if err != nil {
 			return err
 		}
+		v.CreatedAt = created
 		if err := tx.DeliveryCreate(v); err != nil {
 			return err
 		}
@@ -265,7 +276,7 @@ func (p *Dispatcher) announceExpiring(ctx context.Context) error {
 			if !fresh {
 				continue
 			}
-			if err := queue(tx, to, Expiring(r, now), now); err != nil {
+			if err := queue(tx, to, Expiring(r, now), now, now); err != nil {
 				return err
 			}
 		}
