@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,7 +41,9 @@ type ApprovalLevel struct {
 // Manual reports whether the rule needs approval.
 func (r ApprovalRule) Manual() bool { return r.Mode == ApprovalManual }
 
-var approverRE = regexp.MustCompile(`^(role|group|user):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+var approverRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(role|group|user):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+})
 
 // NormalizeApproval validates a rule and fills defaults. Errors name
 // fields under "approval".
@@ -72,7 +75,7 @@ func NormalizeApproval(r ApprovalRule, serverCap time.Duration) (ApprovalRule, e
 			if err := CheckText(field, a, 300); err != nil {
 				return r, err
 			}
-			if !approverRE.MatchString(a) {
+			if !approverRE().MatchString(a) {
 				return r, FieldErrorf(field, "approver %s: want role:<role>, group:<name>, user:<name> or token:<ID>", Excerpt(a))
 			}
 		}

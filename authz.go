@@ -76,7 +76,7 @@ func ParseSelector(s string) (Selector, error) {
 	for _, part := range parts {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || !labelKeyRE.MatchString(k) || !labelValueRE.MatchString(v) {
+		if !ok || !labelKeyRE().MatchString(k) || !labelValueRE().MatchString(v) {
 			return nil, fmt.Errorf("invalid selector term %s: want key=value", Excerpt(part))
 		}
 		if slices.ContainsFunc(sel, func(t LabelTerm) bool { return t.Key == k }) {

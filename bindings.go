@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -34,14 +35,16 @@ type Binding struct {
 // BindingPrefix prefixes binding IDs.
 const BindingPrefix = "bnd_"
 
-var subjectRE = regexp.MustCompile(`^(user|group):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+var subjectRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(user|group):[^\s,]{1,256}$|^token:tok_[a-z0-9]{8,40}$`)
+})
 
 // ValidateSubject checks a binding subject.
 func ValidateSubject(s string) error {
 	if err := CheckText("subject", s, 300); err != nil {
 		return err
 	}
-	if !subjectRE.MatchString(s) {
+	if !subjectRE().MatchString(s) {
 		return FieldErrorf("subject", "subject %s: want user:<name>, group:<name> or token:<token ID>", Excerpt(s))
 	}
 	return nil
@@ -55,12 +58,12 @@ type CustomRole struct {
 	CreatedBy string    `json:"created_by"`
 }
 
-var roleNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,39}$`)
+var roleNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{1,39}$`) })
 
 // ValidateCustomRole checks a custom role: a new name (not a built-in) and
 // known actions.
 func ValidateCustomRole(r CustomRole) error {
-	if !roleNameRE.MatchString(string(r.Name)) {
+	if !roleNameRE().MatchString(string(r.Name)) {
 		return FieldErrorf("name", "role name %s: want 2–40 lowercase letters, digits or '-'", Excerpt(string(r.Name)))
 	}
 	if r.Name.Valid() {

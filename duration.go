@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,8 +20,10 @@ type Duration time.Duration
 const maxDuration = 366 * 24 * time.Hour
 
 var (
-	goDurationRE = regexp.MustCompile(`^(` + durationNumber + `(ns|us|µs|μs|ms|s|m|h))+$`)
-	isoNumberRE  = regexp.MustCompile(`^` + durationNumber + `$`)
+	goDurationRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(` + durationNumber + `(ns|us|µs|μs|ms|s|m|h))+$`)
+	})
+	isoNumberRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + durationNumber + `$`) })
 )
 
 // durationNumber is how a number in a duration is written: digits, and an
@@ -42,7 +45,7 @@ func ParseDuration(s string) (Duration, error) {
 	} else {
 		// time.ParseDuration alone is too lenient: it takes "+1h", "1.h",
 		// ".5h" and a bare "0".
-		if !goDurationRE.MatchString(s) {
+		if !goDurationRE().MatchString(s) {
 			return 0, fmt.Errorf("invalid duration %s: want Go style (3h, 90m) or ISO 8601 (PT3H)", Excerpt(s))
 		}
 		d, err = time.ParseDuration(s)
@@ -94,7 +97,7 @@ func parseISO8601(s string) (time.Duration, error) {
 			return 0, bad
 		}
 		n, err := strconv.ParseFloat(rest[:i], 64)
-		if err != nil || !isoNumberRE.MatchString(rest[:i]) {
+		if err != nil || !isoNumberRE().MatchString(rest[:i]) {
 			return 0, bad
 		}
 		fractional = strings.Contains(rest[:i], ".")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -106,16 +107,19 @@ func (m *Machine) Online(now time.Time, window time.Duration) bool {
 	return !m.LastSeen.IsZero() && now.Sub(m.LastSeen) <= window && m.StoppedAt.Before(m.LastSeen)
 }
 
+// The patterns of the vocabulary compile on first use, not at package init:
+// every binary that links this package, the CLI included, would pay for them
+// at start.
 var (
-	nameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`)
-	labelKeyRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,62}$`)
-	labelValueRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{0,63}$`)
+	nameRE       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$`) })
+	labelKeyRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,62}$`) })
+	labelValueRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9._-]{0,63}$`) })
 )
 
 // ValidateMachineName checks a machine name: 1–63 characters of letters,
 // digits, '.', '_' and '-', starting with a letter or digit, not an ID.
 func ValidateMachineName(s string) error {
-	if !nameRE.MatchString(s) {
+	if !nameRE().MatchString(s) {
 		return FieldErrorf("name", "machine name %s must be 1–63 letters, digits, '.', '_' or '-'", Excerpt(s))
 	}
 	if ValidID(s, MachinePrefix) {
@@ -130,10 +134,10 @@ func ValidateLabels(l map[string]string) error {
 		return FieldErrorf("labels", "at most 64 labels")
 	}
 	for k, v := range l {
-		if !labelKeyRE.MatchString(k) {
+		if !labelKeyRE().MatchString(k) {
 			return FieldErrorf("labels", "invalid label key %s", Excerpt(k))
 		}
-		if !labelValueRE.MatchString(v) {
+		if !labelValueRE().MatchString(v) {
 			return FieldErrorf("labels", "invalid value %s for label %s", Excerpt(v), Excerpt(k))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -49,13 +50,13 @@ func ParseOwner(s string) (string, error) {
 	if !strings.HasPrefix(s, "user:") {
 		s = "user:" + s
 	}
-	if !ownerRE.MatchString(s) {
+	if !ownerRE().MatchString(s) {
 		return "", FieldErrorf("owner", "owner: want a person's name as the identity provider names them (such as alice@example.com), or user:<name>")
 	}
 	return s, nil
 }
 
-var ownerRE = regexp.MustCompile(`^user:[^\s,]{1,256}$`) // as binding subjects
+var ownerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^user:[^\s,]{1,256}$`) }) // as binding subjects
 
 // TokenKind tells API tokens from sign-in sessions.
 type TokenKind string

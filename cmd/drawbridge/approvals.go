@@ -19,7 +19,7 @@ func newApprovalsCmd(e *env) *cobra.Command {
   drawbridge approvals -o json`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		rs, err := c.Approvals(cmd.Context())
 		if err != nil {

@@ -16,7 +16,7 @@ func newApproveCmd(e *env) *cobra.Command {
 		Example: `  drawbridge approve req_… --reason "matches INC-1234"`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
 		return c.Approve(ctx, id, d.DecisionInput{Reason: reason})

@@ -47,7 +47,7 @@ that touched it. --user matches the actor's subject (token:tok_…) or name.`,
   drawbridge audit head -o json > head.json`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cf.extraOutputs = []string{"csv", "jsonl"}
 	cf.streaming = true
 	cmd.Flags().Lookup("output").Usage = "output format: table, json (one array), jsonl (JSON Lines, streaming) or csv"
@@ -194,7 +194,7 @@ exported (see docs/audit.md).`,
   drawbridge audit verify --file /var/lib/drawbridge/archive/events-1-90000.jsonl --head head.json --cacert ca.pem`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cf.streaming = true
 	cmd.Flags().StringVar(&file, "file", "", "verify this JSON Lines or CSV export offline instead of asking the server")
 	cmd.Flags().StringVar(&headFile, "head", "", "a signed head (JSON from 'audit head -o json') the chain must still contain")
@@ -328,7 +328,7 @@ to that event was not rewritten. With --cacert the signature is checked here.`,
   drawbridge audit head -o json > head-$(date +%F).json`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		h, err := c.AuditHead(cmd.Context())
 		if err != nil {

@@ -25,7 +25,7 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
   drawbridge binding create --subject user:alice@example.com --role requester --scope machine:web-1`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(create)
+	cf := addClientFlags(e, create)
 	create.Flags().StringVar(&in.Subject, "subject", "", "user:<name>, group:<name> or token:<ID>")
 	create.Flags().StringVar((*string)(&in.Role), "role", "", "built-in or custom role")
 	create.Flags().StringVar(&in.Scope, "scope", "*", "*, machine:<name>, or a label selector")
@@ -43,7 +43,7 @@ the default), machine:<name>, or a label selector such as env=prod,team=db.`,
 	list := &cobra.Command{Use: "list", Short: "List role bindings", Args: cobra.NoArgs,
 		Example: `  drawbridge binding list
   drawbridge binding list -o json`}
-	lf := addClientFlags(list)
+	lf := addClientFlags(e, list)
 	list.RunE = listRunE(e, lf, (*client.Client).Bindings, "ID\tSUBJECT\tROLE\tSCOPE\tCREATED BY", func(b d.Binding) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", b.ID, b.Subject, b.Role, b.Scope, b.CreatedBy)
 	})
@@ -59,7 +59,7 @@ its members; end each person's requests).`,
   drawbridge binding delete bnd_0123456789abcdef --revoke-grants   # offboarding: end their open access too`,
 		Args: cobra.ExactArgs(1),
 	}
-	df := addClientFlags(del)
+	df := addClientFlags(e, del)
 	del.Flags().BoolVar(&revokeGrants, "revoke-grants", false, "also revoke every open request the subject made")
 	del.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		out, err := c.BindingDelete(cmd.Context(), args[0], revokeGrants)

@@ -24,14 +24,15 @@ import (
 type clientFlags struct {
 	addr, token, cacert string
 	output              string
-	tokenFile           string   // the session token saved by `drawbridge login` (login.go)
-	noToken             bool     // the command needs no credentials (login)
-	extraOutputs        []string // output formats beyond table and json (audit: csv, jsonl)
-	streaming           bool     // no overall timeout: the command reads a long stream (audit exports)
+	tokenFile           string                 // the session token saved by `drawbridge login` (login.go)
+	noToken             bool                   // the command needs no credentials (login)
+	extraOutputs        []string               // output formats beyond table and json (audit: csv, jsonl)
+	streaming           bool                   // no overall timeout: the command reads a long stream (audit exports)
+	cacheDir            func() (string, error) // where TLS sessions are kept across runs (tlssessions.go); nil: not kept
 }
 
-func addClientFlags(cmd *cobra.Command) *clientFlags {
-	f := &clientFlags{}
+func addClientFlags(e *env, cmd *cobra.Command) *clientFlags {
+	f := &clientFlags{cacheDir: e.cacheDir}
 	cmd.Flags().StringVar(&f.addr, "addr", "", "server address, https://host:port (env DRAWBRIDGE_ADDR)")
 	cmd.Flags().StringVar(&f.token, "token", "", "API token (env DRAWBRIDGE_TOKEN)")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "session token saved by \"drawbridge login\", used when --token is not set (default: the user config dir's drawbridge/token; env DRAWBRIDGE_TOKEN_FILE)")
@@ -55,6 +56,9 @@ func (f *clientFlags) client() (*client.Client, error) {
 		f.token = tok
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if sf := newSessionFile(f.cacheDir, f.addr); sf != nil {
+		tc.ClientSessionCache = sf
+	}
 	if f.cacert != "" {
 		pool, err := pki.LoadClientCAFile(f.cacert)
 		if err != nil {

@@ -18,7 +18,7 @@ func newDenyCmd(e *env) *cobra.Command {
 		Example: `  drawbridge deny req_… --reason "no ticket"`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
 	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
 		if strings.TrimSpace(reason) == "" {

@@ -19,7 +19,7 @@ and when it ended, by whom, and exits 0: there is nothing left to close.`,
 		Example: `  drawbridge done req_…`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	verb := requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {
 		return c.Done(ctx, id)
 	})

@@ -21,7 +21,7 @@ address and the port.`,
   drawbridge exec win-1 --port 3389 --host 10.0.0.9 -- xfreerdp /v:{host}:{port}`,
 		Args: cobra.MinimumNArgs(2),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	addAccessFlags(cmd, f, "port to open (required)")
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if f.port == 0 {

@@ -20,7 +20,7 @@ approval policy the extension may need approval again.`,
 		Example: `  drawbridge extend req_… --by 30m`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringVar(&in.By, "by", "", "how much longer, e.g. 30m (required)")
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
 	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {

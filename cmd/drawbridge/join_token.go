@@ -26,7 +26,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 		Example: `  drawbridge join-token create --ttl 1h --uses 5 --labels env=prod`,
 		Args:    cobra.NoArgs,
 	}
-	cf := addClientFlags(create)
+	cf := addClientFlags(e, create)
 	create.Flags().StringVar(&ttl, "ttl", "1h", "how long the token can be used")
 	create.Flags().IntVar(&uses, "uses", 1, "how many agents may enroll with it")
 	create.Flags().StringSliceVar(&labels, "labels", nil, "labels given to machines that enroll with it, key=value")
@@ -49,7 +49,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 	list := &cobra.Command{Use: "list", Short: "List join tokens: uses, expiry, labels (never the secret)", Args: cobra.NoArgs,
 		Example: `  drawbridge join-token list
   drawbridge join-token list -o json`}
-	lf := addClientFlags(list)
+	lf := addClientFlags(e, list)
 	list.RunE = listRunE(e, lf, (*client.Client).JoinTokens, "ID\tSTATUS\tUSES\tEXPIRES\tLABELS\tCREATED BY", func(j d.JoinToken) string {
 		return fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s", j.ID, joinTokenStatus(j, time.Now()), j.Uses, j.MaxUses, ts8601(j.ExpiresAt), orDash(labelList(j.Labels)), j.CreatedBy)
 	})
@@ -60,7 +60,7 @@ func newJoinTokenCmd(e *env) *cobra.Command {
 		Example: `  drawbridge join-token revoke jtk_0123456789abcdef`,
 		Args:    cobra.ExactArgs(1),
 	}
-	rf := addClientFlags(revoke)
+	rf := addClientFlags(e, revoke)
 	revoke.RunE = clientRunE(rf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.JoinTokenRevoke(cmd.Context(), d.JoinTokenID(args[0])); err != nil {
 			return err

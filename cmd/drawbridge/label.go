@@ -16,7 +16,7 @@ func newLabelCmd(e *env) *cobra.Command {
 		Example: `  drawbridge label web-1 env=prod team=web --remove stage`,
 		Args:    cobra.MinimumNArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringSliceVar(&remove, "remove", nil, "label key to remove (repeatable)")
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		set, err := parseLabels(args[1:])

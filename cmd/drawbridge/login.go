@@ -51,7 +51,7 @@ The token is saved to the user config directory's drawbridge/token (mode
   drawbridge whoami                      # who you are, your groups and grants`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cf.noToken = true
 	_ = cmd.Flags().MarkHidden("token") // signing in needs no token
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "print the sign-in URL without trying to open a browser")

@@ -19,7 +19,7 @@ remove the saved token. API tokens are not affected.`,
 		Example: `  drawbridge logout`,
 		Args:    cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		path, err := savedTokenPath(cf.tokenFile)
 		if err != nil {

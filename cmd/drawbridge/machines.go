@@ -21,7 +21,7 @@ func newMachinesCmd(e *env) *cobra.Command {
   drawbridge machines -o json`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		ms, err := c.Machines(cmd.Context())
 		if err != nil {
@@ -68,7 +68,7 @@ server, exits with an error that says so.`,
 		Example: `  drawbridge machines delete old-web-3`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.MachineDelete(cmd.Context(), args[0]); err != nil {
 			return err

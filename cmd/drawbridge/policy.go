@@ -63,7 +63,7 @@ priority and as many terms are refused.`,
 	setPrio := set.Flags().Int("priority", 0, fmt.Sprintf("with --selector: precedence among the selector policies that match a machine, %d to %d, higher wins (a new policy: 0)", d.MinPriority, d.MaxPriority))
 	settings := addSettingsFlags(set)
 	rf := addRuleFlags(set)
-	sf := addClientFlags(set)
+	sf := addClientFlags(e, set)
 	set.RunE = clientRunE(sf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		target, err := policyTarget(args, *setSel)
 		if err != nil {
@@ -106,7 +106,7 @@ priority and as many terms are refused.`,
 		Example: "  drawbridge policy show web-1\n  drawbridge policy show web-1 -o json",
 		Args:    cobra.ExactArgs(1),
 	}
-	shf := addClientFlags(show)
+	shf := addClientFlags(e, show)
 	show.RunE = clientRunE(shf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.Policy(cmd.Context(), args[0])
 		if err != nil {
@@ -121,7 +121,7 @@ priority and as many terms are refused.`,
 		Example: "  drawbridge policy enable web-1",
 		Args:    cobra.ExactArgs(1),
 	}
-	ef := addClientFlags(enable)
+	ef := addClientFlags(e, enable)
 	enable.RunE = clientRunE(ef, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.PolicyEnable(cmd.Context(), args[0])
 		if err != nil {
@@ -137,7 +137,7 @@ priority and as many terms are refused.`,
 		Example: "  drawbridge policy disable web-1\n  drawbridge policy enable web-1     # back on, with the same rules",
 		Args:    cobra.ExactArgs(1),
 	}
-	df := addClientFlags(disable)
+	df := addClientFlags(e, disable)
 	disable.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		p, err := c.PolicyDisable(cmd.Context(), args[0])
 		if err != nil {
@@ -484,7 +484,7 @@ func newPolicyListCmd(e *env) *cobra.Command {
 		Example: "  drawbridge policy list\n  drawbridge policy list -o json",
 		Args:    cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Policies, "TARGET\tENABLED\tPORTS\tAPPROVAL\tPRIORITY\tID", func(p d.Policy) string {
 		prio := "-" // a machine's own policy wins over every selector policy
 		if p.Selector != "" {
@@ -509,7 +509,7 @@ WARNING.`,
   drawbridge policy delete pol_…`,
 		Args: cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if d.ValidID(args[0], d.PolicyPrefix) {
 			if err := c.SelectorPolicyDelete(cmd.Context(), args[0]); err != nil {

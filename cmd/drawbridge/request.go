@@ -33,7 +33,7 @@ unapproved, is not approved in time, fails or is not confirmed in time.`,
   drawbridge request db-1 --port 5432 --duration 2h --dry-run`,
 		Args: cobra.MinimumNArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringSliceVar(&ports, "port", nil, "port to open, PORT[/tcp|udp] (repeatable; required)")
 	cmd.Flags().StringVar(&duration, "duration", "", "how long, e.g. 1h or PT1H (default: 1h, or the policy's maximum if lower)")
 	cmd.Flags().StringVar(&source, "source", "", "IP or CIDR to open for (default: your address as the server sees it)")

@@ -20,7 +20,7 @@ func newRequestsCmd(e *env) *cobra.Command {
   drawbridge requests req_… -o json`,
 		Args: cobra.MaximumNArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().BoolVar(&f.Mine, "mine", false, "only my requests")
 	cmd.Flags().BoolVar(&f.Open, "open", false, "only requests that are still open (pending, applying, active)")
 	cmd.Flags().StringVar(&f.Machine, "machine", "", "only requests for this machine")

@@ -17,7 +17,7 @@ func newRevokeCmd(e *env) *cobra.Command {
   drawbridge revoke req_… --terminate`,
 		Args: cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().BoolVar(&in.Terminate, "terminate", false, "also cut established connections (conntrack)")
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why, for the record")
 	cmd.RunE = requestVerb(e, cf, func(ctx context.Context, c *client.Client, id d.RequestID) (*d.Request, error) {

@@ -21,7 +21,7 @@ func newRoleCmd(e *env) *cobra.Command {
 		Example: `  drawbridge role create db-operator --action requests/initiate --action policies/read --action machines/read`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(create)
+	cf := addClientFlags(e, create)
 	create.Flags().StringSliceVar(&actions, "action", nil, "an action (repeatable): "+strings.Join(actionNames(), ", "))
 	create.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		r := d.CustomRole{Name: d.Role(args[0])}
@@ -40,7 +40,7 @@ func newRoleCmd(e *env) *cobra.Command {
 	})
 	list := &cobra.Command{Use: "list", Short: "List built-in and custom roles with their actions", Args: cobra.NoArgs,
 		Example: `  drawbridge role list`}
-	lf := addClientFlags(list)
+	lf := addClientFlags(e, list)
 	list.RunE = listRunE(e, lf, (*client.Client).Roles, "ROLE\tKIND\tACTIONS", func(r client.RoleInfo) string {
 		kind := "custom"
 		if r.BuiltIn {
@@ -50,7 +50,7 @@ func newRoleCmd(e *env) *cobra.Command {
 	})
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a custom role that no binding uses", Args: cobra.ExactArgs(1),
 		Example: `  drawbridge role delete db-operator`}
-	df := addClientFlags(del)
+	df := addClientFlags(e, del)
 	del.RunE = clientRunE(df, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.RoleDelete(cmd.Context(), d.Role(args[0])); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,11 +22,12 @@ type env struct {
 	getenv         func(string) string
 	openBrowser    func(ctx context.Context, url string) error // login: show url to the user (xdg-open); tests fake it
 	execve         func(argv []string) error                   // ssh/exec: replace this process with argv; tests fake it
+	cacheDir       func() (string, error)                      // the user's cache directory (TLS sessions); nil: none
 }
 
 // run builds the command tree, runs it and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	return runEnv(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, openBrowser: openBrowser, execve: execProcess}, args)
+	return runEnv(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, openBrowser: openBrowser, execve: execProcess, cacheDir: os.UserCacheDir}, args)
 }
 
 // runEnv is run with every dependency given: tests call it with fakes.

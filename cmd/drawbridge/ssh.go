@@ -93,7 +93,7 @@ func newSSHCmd(e *env) *cobra.Command {
   drawbridge ssh web-1 --login admin --duration 30m -- -A`,
 		Args: cobra.MinimumNArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	addAccessFlags(cmd, f, "port to open (default: 22 if the policy has it, else its first port)")
 	cmd.Flags().StringVarP(&login, "login", "l", "", "remote user name")
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {

@@ -38,7 +38,7 @@ it the token never expires.`,
   drawbridge token create --name robot --role none   # then: drawbridge binding create --subject token:tok_…`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(create)
+	cf := addClientFlags(e, create)
 	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
 	create.Flags().StringVar(&role, "role", "requester", "admin, policy-admin, requester, reader, auditor, approver, or none (only what bindings give)")
 	create.Flags().StringVar(&ttl, "ttl", "", "expiry, 1m to 366 days, e.g. 720h (default: never)")
@@ -60,7 +60,7 @@ it the token never expires.`,
 	list := &cobra.Command{Use: "list", Short: "List API tokens", Args: cobra.NoArgs,
 		Example: `  drawbridge token list
   drawbridge token list -o json`}
-	lf := addClientFlags(list)
+	lf := addClientFlags(e, list)
 	list.RunE = listRunE(e, lf, (*client.Client).Tokens, "ID\tNAME\tOWNER\tROLE\tSCOPE\tCREATED\tEXPIRES\tREVOKED", func(t d.Token) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", t.ID, t.Name, orDash(t.Owner), orDash(string(t.Role)), t.Scope, ts8601(t.CreatedAt), orDash(ts8601(t.ExpiresAt)), orDash(ts8601(t.RevokedAt)))
 	})
@@ -76,7 +76,7 @@ in the same step (the command lists them either way).`,
   drawbridge token revoke tok_0123456789abcdef --revoke-grants   # offboarding: end its open access too`,
 		Args: cobra.ExactArgs(1),
 	}
-	rf := addClientFlags(revoke)
+	rf := addClientFlags(e, revoke)
 	revoke.Flags().BoolVar(&revokeGrants, "revoke-grants", false, "also revoke every open request made with the token")
 	revoke.RunE = clientRunE(rf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		out, err := c.TokenRevoke(cmd.Context(), d.TokenID(args[0]), revokeGrants)

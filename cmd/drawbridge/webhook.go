@@ -52,7 +52,7 @@ Events (default all): ` + strings.Join(kindNames(), ", ") + `.`,
   drawbridge webhook create --url http://127.0.0.1:9000/hook --allow-http`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&in.URL, "url", "", "where to POST notifications (https)")
 	fl.StringVar(&in.Secret, "secret", "", "signing secret, 16 to 256 characters (prefer --secret-file: arguments are visible to other users)")
@@ -97,7 +97,7 @@ func newWebhookListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List webhooks (secrets are never shown)", Args: cobra.NoArgs,
 		Example: `  drawbridge webhook list
   drawbridge webhook list -o json`}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = listRunE(e, cf, (*client.Client).Webhooks, "ID\tURL\tFORMAT\tEVENTS\tCREATED BY", func(w d.Webhook) string {
 		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", w.ID, w.URL, w.Format, joinKindList(w.Kinds), w.CreatedBy)
 	})
@@ -107,7 +107,7 @@ func newWebhookListCmd(e *env) *cobra.Command {
 func newWebhookDeleteCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "delete WEBHOOK_ID", Short: "Delete a webhook and its deliveries", Args: cobra.ExactArgs(1),
 		Example: `  drawbridge webhook delete whk_0123456789abcdef`}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		if err := c.WebhookDelete(cmd.Context(), d.WebhookID(args[0])); err != nil {
 			return err
@@ -125,7 +125,7 @@ func newWebhookTestCmd(e *env) *cobra.Command {
 		Example: `  drawbridge webhook test whk_0123456789abcdef`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the first attempt (0: queue it and return)")
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		v, err := c.WebhookTest(cmd.Context(), d.WebhookID(args[0]))
@@ -191,7 +191,7 @@ func newWebhookDeliveriesCmd(e *env) *cobra.Command {
   drawbridge webhook deliveries --webhook whk_0123456789abcdef --limit 20`,
 		Args: cobra.NoArgs,
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.Flags().StringVar(&webhook, "webhook", "", "only this webhook's deliveries")
 	cmd.Flags().BoolVar(&dead, "dead", false, "only dead deliveries (same as --status dead)")
 	cmd.Flags().StringVar(&status, "status", "", "only deliveries in this status: pending, delivered or dead")
@@ -232,7 +232,7 @@ func newWebhookRetryCmd(e *env) *cobra.Command {
 		Example: `  drawbridge webhook retry dlv_0123456789abcdefghij`,
 		Args:    cobra.ExactArgs(1),
 	}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, args []string, c *client.Client) error {
 		v, err := c.DeliveryRetry(cmd.Context(), d.DeliveryID(args[0]))
 		if err != nil {

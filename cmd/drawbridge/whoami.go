@@ -12,7 +12,7 @@ func newWhoamiCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "whoami", Short: "Show who the token belongs to and what it may do", Args: cobra.NoArgs,
 		Example: `  drawbridge whoami
   drawbridge whoami -o json`}
-	cf := addClientFlags(cmd)
+	cf := addClientFlags(e, cmd)
 	cmd.RunE = clientRunE(cf, func(cmd *cobra.Command, _ []string, c *client.Client) error {
 		a, acts, err := c.Whoami(cmd.Context())
 		if err != nil {

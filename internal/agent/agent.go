@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,10 @@ type Agent struct {
 	terminated map[d.TargetID]bool
 	usage      *usageTracker
 	clock      clockEstimator // this clock against the server's
+
+	// savedProtected is the protected ports as stateFile holds them: as
+	// last written, or as found there at start. Under mu.
+	savedProtected []byte
 }
 
 // New returns an agent. inventory collects the host's inventory.
@@ -485,15 +490,25 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// saveProtected remembers the protected ports (never grants) on disk.
+// saveProtected remembers the protected ports (never grants) on disk, for
+// restoreProtected after a reboot. It is called before the state is applied,
+// so the file never lags the kernel; it writes (and fsyncs) only when the
+// ports differ from what the file holds, which keeps the fsync off the path
+// of an apply that only adds or removes grants. After a failed write the
+// next apply tries again.
 func (a *Agent) saveProtected(ds *d.DesiredState) {
 	b, err := json.Marshal(ds.Protected)
+	if err == nil && bytes.Equal(b, a.savedProtected) {
+		return
+	}
 	if err == nil {
 		err = writeAtomic(filepath.Join(a.cfg.DataDir, stateFile), b, 0o600)
 	}
 	if err != nil {
 		a.log.Warn("save protected ports", "err", err)
+		return
 	}
+	a.savedProtected = b
 }
 
 // restoreProtected fails closed after a reboot: when our table is gone (the
@@ -506,6 +521,9 @@ func (a *Agent) restoreProtected() {
 	if err != nil {
 		return
 	}
+	a.mu.Lock()
+	a.savedProtected = b
+	a.mu.Unlock()
 	var ports []d.PortProto
 	if err := json.Unmarshal(b, &ports); err != nil || len(ports) == 0 {
 		return

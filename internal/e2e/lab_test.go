@@ -58,6 +58,7 @@ type world struct {
 	c1, c2         *netlab.Host
 	dataDir        string
 	agentDir       string
+	cacheDir       string // the CLI's user cache directory (its TLS sessions), not the host's
 	adminToken     string
 	port           uint16 // the echo service on web, protected in the tests
 	server, agent  *proc
@@ -76,6 +77,7 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, lab: lab, srv: lab.Host("srv"), web: lab.Host("web"), c1: lab.Host("c1"), c2: lab.Host("c2")}
 	w.dataDir = t.TempDir()
 	w.agentDir = t.TempDir()
+	w.cacheDir = t.TempDir()
 	w.caPath = filepath.Join(w.dataDir, "ca.pem")
 	w.serverAddr = "https://" + net.JoinHostPort(w.srv.IPv4.String(), "8443")
 	w.serverAddr6 = "https://" + net.JoinHostPort(w.srv.IPv6.String(), "8443")
@@ -220,7 +222,7 @@ func (w *world) apiAt(h *netlab.Host, token, addr string) *client.Client {
 // standard output; a non-zero exit is returned as an error with stderr.
 func (w *world) cli(h *netlab.Host, token string, args ...string) (string, error) {
 	cmd := h.Command(w.t.Context(), bin, args...)
-	cmd.Env = append(os.Environ(), "DRAWBRIDGE_ADDR="+w.serverAddr, "DRAWBRIDGE_TOKEN="+token, "DRAWBRIDGE_CACERT="+w.caPath)
+	cmd.Env = append(os.Environ(), "DRAWBRIDGE_ADDR="+w.serverAddr, "DRAWBRIDGE_TOKEN="+token, "DRAWBRIDGE_CACERT="+w.caPath, "XDG_CACHE_HOME="+w.cacheDir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -314,7 +314,7 @@ func BenchmarkPeerDrawbridgeConnect(b *testing.B) {
 	}
 	measureCLI := func() time.Duration {
 		cmd := exec.Command(bin, "request", "web", "--port", itoa(w.port), "--duration", "5m", "--wait", "-o", "json")
-		cmd.Env = append(os.Environ(), "DRAWBRIDGE_ADDR="+w.serverAddr, "DRAWBRIDGE_TOKEN="+w.adminToken, "DRAWBRIDGE_CACERT="+w.caPath)
+		cmd.Env = append(os.Environ(), "DRAWBRIDGE_ADDR="+w.serverAddr, "DRAWBRIDGE_TOKEN="+w.adminToken, "DRAWBRIDGE_CACERT="+w.caPath, "XDG_CACHE_HOME="+w.cacheDir)
 		var stdout, stderr syncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		start := time.Now()
