@@ -50,6 +50,13 @@ func oidcServer(t *testing.T, iss *oidctest.Issuer) (addr, dataDir string) {
 func startServer(t *testing.T, extra ...string) (addr, dataDir string) {
 	t.Helper()
 	dataDir = t.TempDir()
+	return startServerIn(t, dataDir, extra...), dataDir
+}
+
+// startServerIn is startServer on dataDir, which may hold a database
+// already; it stops the server when the test ends.
+func startServerIn(t *testing.T, dataDir string, extra ...string) (addr string) {
+	t.Helper()
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -67,7 +74,7 @@ func startServer(t *testing.T, extra ...string) (addr, dataDir string) {
 	deadline := time.Now().Add(2 * time.Minute) // generous: CI is a loaded 2-core machine
 	for {
 		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			return m[1], dataDir
+			return m[1]
 		}
 		select {
 		case code := <-done:

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,40 +37,12 @@ func policyServer(t *testing.T, machines ...string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, getenv: func(string) string { return "" }}
-	go func() {
-		done <- runEnv(ctx, e, []string{"server", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("server exited with %d:\n%s", code, logs)
-		}
-	})
-	re := regexp.MustCompile(`listening on (https://\S+)`)
-	deadline := time.Now().Add(2 * time.Minute) // generous: CI is a loaded 2-core machine
-	for {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return map[string]string{"DRAWBRIDGE_ADDR": m[1], "DRAWBRIDGE_CACERT": filepath.Join(dataDir, "ca.pem"), "DRAWBRIDGE_TOKEN": strings.TrimSpace(string(token))}
-		}
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("server exited with %d:\n%s", code, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline for the start-up line
+	addr := startServerIn(t, dataDir)
+	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return map[string]string{"DRAWBRIDGE_ADDR": addr, "DRAWBRIDGE_CACERT": filepath.Join(dataDir, "ca.pem"), "DRAWBRIDGE_TOKEN": strings.TrimSpace(string(token))}
 }
 
 // runOK runs a CLI command and fails the test unless it exits 0.
