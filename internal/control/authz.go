@@ -12,6 +12,19 @@ func (s *Service) authorize(a d.Actor, act d.Action, m *d.Machine, ref string) e
 	return d.Authorize(a, act, m, ref)
 }
 
+// machineFor loads the machine ref names (see machineRef) and authorizes
+// act on it.
+func (s *Service) machineFor(tx *store.Tx, a d.Actor, act d.Action, ref string) (*d.Machine, error) {
+	m, err := machineRef(tx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(a, act, m, ref); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // canSee reports whether a may read request r: its own, or requests/read
 // on a machine it touches.
 func canSee(tx *store.Tx, a d.Actor, r *d.Request) (bool, error) {

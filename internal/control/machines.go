@@ -48,11 +48,8 @@ func (s *Service) Machine(ctx context.Context, a d.Actor, ref string) (*d.Machin
 	}
 	var out d.MachineView
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		m, err := machineRef(tx, ref)
+		m, err := s.machineFor(tx, a, d.ActMachinesRead, ref)
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(a, d.ActMachinesRead, m, ref); err != nil {
 			return err
 		}
 		p, err := effectivePolicy(tx, m)

@@ -29,17 +29,11 @@ func (s *Service) PolicySet(ctx context.Context, a d.Actor, ref string, in d.Pol
 	}
 	var out *d.PolicyChange
 	err = s.update(ctx, func(tx *store.Tx, now time.Time) error {
-		m, err := machineRef(tx, ref)
+		m, err := s.machineFor(tx, a, d.ActPoliciesWrite, ref)
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(a, d.ActPoliciesWrite, m, ref); err != nil {
-			return err
-		}
-		old, err := tx.Policy(m.ID)
-		if d.ErrorKind(err) == d.NotFound {
-			old, err = nil, nil
-		}
+		old, err := ownPolicy(tx, m)
 		if err != nil {
 			return err
 		}
@@ -126,19 +120,16 @@ func (s *Service) PolicyDelete(ctx context.Context, a d.Actor, ref string) (*d.P
 	}
 	var out *d.PolicyDeletion
 	err := s.update(ctx, func(tx *store.Tx, now time.Time) error {
-		m, err := machineRef(tx, ref)
+		m, err := s.machineFor(tx, a, d.ActPoliciesWrite, ref)
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(a, d.ActPoliciesWrite, m, ref); err != nil {
+		old, err := ownPolicy(tx, m)
+		if err != nil {
 			return err
 		}
-		old, err := tx.Policy(m.ID)
-		if d.ErrorKind(err) == d.NotFound {
+		if old == nil {
 			return d.Errorf(d.NotFound, "machine %s has no policy of its own (see `drawbridge policy show %s` for what governs it)", m.Name, m.Name)
-		}
-		if err != nil {
-			return err
 		}
 		if err := tx.PolicyDelete(m.ID); err != nil {
 			return err
@@ -222,10 +213,7 @@ func (s *Service) Policy(ctx context.Context, a d.Actor, ref string) (*d.Machine
 	var p *d.Policy
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		var err error
-		if m, err = machineRef(tx, ref); err != nil {
-			return err
-		}
-		if err := s.authorize(a, d.ActPoliciesRead, m, ref); err != nil {
+		if m, err = s.machineFor(tx, a, d.ActPoliciesRead, ref); err != nil {
 			return err
 		}
 		if p, err = effectivePolicy(tx, m); err != nil {
@@ -343,13 +331,19 @@ func (s *Service) buildSettings(old *d.Settings, in d.PolicyInput) (d.Settings, 
 	return st, err
 }
 
+// ownPolicy returns m's own policy, or nil when it has none.
+func ownPolicy(tx *store.Tx, m *d.Machine) (*d.Policy, error) {
+	p, err := tx.Policy(m.ID)
+	if d.ErrorKind(err) == d.NotFound {
+		return nil, nil
+	}
+	return p, err
+}
+
 // effectivePolicy returns the policy that governs m (its own, else the most
 // specific matching selector policy), or nil.
 func effectivePolicy(tx *store.Tx, m *d.Machine) (*d.Policy, error) {
-	own, err := tx.Policy(m.ID)
-	if d.ErrorKind(err) == d.NotFound {
-		own, err = nil, nil
-	}
+	own, err := ownPolicy(tx, m)
 	if err != nil {
 		return nil, err
 	}
